@@ -1,0 +1,1 @@
+"""Shared fixtures. Scoring tests under tests/scoring need no database and no Django."""
