@@ -3,7 +3,7 @@
 import bisect
 from collections import defaultdict
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
@@ -49,4 +49,4 @@ class RateBook:
         return self._rates[currency][index]
 
     def to_base(self, amount: Decimal, currency: str, on: date) -> Decimal:
-        return (amount * self.rate(currency, on)).quantize(CENT)
+        return (amount * self.rate(currency, on)).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -1,6 +1,6 @@
 """Customers, the people we meet there, our account managers, accounts and their transactions."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -442,15 +442,20 @@ class Transaction(TimeStampedModel):
 
     @staticmethod
     def compute_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
-        return (quantity * unit_price).quantize(Decimal("0.01"))
+        return (quantity * unit_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
     def clean(self) -> None:
         errors = {}
         if self.quantity is not None and self.quantity <= 0:
             errors["quantity"] = "Quantity must be greater than zero; use a return or credit note."
-        if self.quantity is not None and self.unit_price is not None and self.amount is not None:
+        # Same test as the database constraint: within half a cent of the exact product.
+        if (
+            self.quantity is not None
+            and self.unit_price is not None
+            and self.amount is not None
+            and abs(self.amount - self.quantity * self.unit_price) > AMOUNT_TOLERANCE
+        ):
             expected = self.compute_amount(self.quantity, self.unit_price)
-            if abs(self.amount - expected) > AMOUNT_TOLERANCE:
-                errors["amount"] = f"Amount must equal quantity x unit price ({expected})."
+            errors["amount"] = f"Amount must equal quantity x unit price ({expected})."
         if errors:
             raise ValidationError(errors)

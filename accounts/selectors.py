@@ -5,7 +5,8 @@ every read of user-owned data goes through `accounts_visible_to` or `visible_thr
 """
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import IntegerField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import Account, AccountManager, AccountTeamMember, Contact, Level
@@ -13,22 +14,32 @@ from accounts.models import Account, AccountManager, AccountTeamMember, Contact,
 NOTHING = Q(pk__in=[])
 
 
-def manager_subtree_ids(manager: AccountManager) -> list[int]:
-    """The manager and everyone reporting to them, at any depth (one recursive query)."""
+def _subtree_sql() -> str:
+    """Recursive CTE over `reports_to`; UNION (not UNION ALL) makes a forced cycle terminate."""
     table = AccountManager._meta.db_table
-    sql = (
+    return (
         f"WITH RECURSIVE subtree(id) AS ("  # noqa: S608 - table name from model meta
         f" SELECT id FROM {table} WHERE id = %s"
         f" UNION SELECT m.id FROM {table} m JOIN subtree s ON m.reports_to_id = s.id"
         f") SELECT id FROM subtree"
     )
+
+
+def manager_subtree_ids(manager: AccountManager) -> list[int]:
+    """The manager and everyone reporting to them, at any depth (one recursive query)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [manager.pk])
+        cursor.execute(_subtree_sql(), [manager.pk])
         return [row[0] for row in cursor.fetchall()]
 
 
-def managers_seen_by(user) -> list[int] | None:
-    """Ids of the managers whose portfolios the user sees; None means everything (admin)."""
+def manager_subtree(manager: AccountManager) -> RawSQL:
+    """The same subtree as a lazy subquery, so filtering on it costs no query of its own."""
+    sql = _subtree_sql()  # fixed text; the manager id goes in as a parameter
+    return RawSQL(sql, [manager.pk], output_field=IntegerField())  # noqa: S611
+
+
+def managers_seen_by(user) -> list[int] | RawSQL | None:
+    """The managers whose portfolios the user sees (ids or a subquery); None means everything."""
     if not user or not user.is_authenticated:
         return []
     if user.is_superuser:
@@ -38,7 +49,7 @@ def managers_seen_by(user) -> list[int] | None:
     except AccountManager.DoesNotExist:
         return []
     if manager.role == AccountManager.Role.SALES_LEAD:
-        return manager_subtree_ids(manager)
+        return manager_subtree(manager)
     return [manager.pk]
 
 
@@ -47,15 +58,23 @@ def account_visibility_filter(user) -> Q:
     manager_ids = managers_seen_by(user)
     if manager_ids is None:
         return Q()
-    if not manager_ids:
+    if isinstance(manager_ids, list) and not manager_ids:
         return NOTHING
     today = timezone.localdate()
-    teamed = AccountTeamMember.objects.filter(manager_id__in=manager_ids).filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=today)
+    teamed = AccountTeamMember.objects.filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today),
+        manager_id__in=manager_ids,
+        start_date__lte=today,
     )
     direct = Q(owner_id__in=manager_ids) | Q(pk__in=teamed.values("account_id"))
-    direct_globals = Account.objects.filter(direct, level=Level.GLOBAL).values("pk")
-    return direct | Q(parent_id__in=direct_globals)
+    # Only a global manager sees the national accounts under their global accounts: a national
+    # manager on a global account's team does not see the other countries' accounts.
+    global_managers = AccountManager.objects.filter(pk__in=manager_ids, level=Level.GLOBAL)
+    by_global_manager = Q(owner_id__in=global_managers.values("pk")) | Q(
+        pk__in=teamed.filter(manager__level=Level.GLOBAL).values("account_id")
+    )
+    their_globals = Account.objects.filter(by_global_manager, level=Level.GLOBAL).values("pk")
+    return direct | Q(parent_id__in=their_globals)
 
 
 def accounts_visible_to(user) -> QuerySet[Account]:

@@ -55,3 +55,14 @@ def transaction_create(
         raise ValidationError({"currency": str(exc)}) from exc
     txn.save()
     return txn
+
+
+def transaction_convert(*, txn: Transaction) -> None:
+    """Set `txn.amount_base` from its amount at the rate in force on its date (no save).
+
+    A missing rate is a ValidationError on `currency`, so a form shows it next to the field.
+    """
+    try:
+        txn.amount_base = RateBook.load({txn.currency}).to_base(txn.amount, txn.currency, txn.date)
+    except MissingRateError as exc:
+        raise ValidationError({"currency": str(exc)}) from exc

@@ -135,6 +135,12 @@ class ClassificationRun(TimeStampedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error_summary = models.TextField(blank=True)
+    population = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Sorted values of each percentile metric per level, computed once per run.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -165,6 +171,24 @@ class ClassificationRun(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_RUN_STATUSES
+
+
+class ClassificationChunk(models.Model):
+    """A slice of a run's accounts; `finished_at` makes a redelivered chunk count once."""
+
+    run = models.ForeignKey(ClassificationRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    account_ids = models.JSONField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="chunk_unique_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} chunk {self.index}"
 
 
 class ClassificationResult(models.Model):

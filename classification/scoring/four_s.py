@@ -18,13 +18,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from .normalise import (
+    BREADTH,
     IndicatorScore,
+    Population,
     account_level,
     anchor_score,
+    breadth_value,
     pctl_score,
-    percentiles_by_level,
+    percentiles_of,
     rating_score,
-    read_number,
     round_score,
     rule_record,
     weighted_axis,
@@ -40,27 +42,6 @@ SEGMENTS_BY_SIDE: dict[tuple[bool, bool], str] = {
 }
 SIDES_BY_SEGMENT = {segment: sides for sides, segment in SEGMENTS_BY_SIDE.items()}
 SEGMENTS = tuple(SEGMENTS_BY_SIDE.values())
-BREADTH = "relationship_breadth"
-
-
-def _breadth(
-    key: AccountKey, metrics: Mapping[str, Any]
-) -> tuple[float | None, dict[str, Any], tuple[str, ...]]:
-    """active_contacts x functions_engaged, the raw inputs, and which of them are missing."""
-    contacts = read_number(metrics, "active_contacts", key)
-    functions = read_number(metrics, "functions_engaged", key)
-    raw = {
-        "active_contacts": metrics.get("active_contacts"),
-        "functions_engaged": metrics.get("functions_engaged"),
-    }
-    if contacts is None or functions is None:
-        missing = tuple(
-            metric
-            for metric, value in (("active_contacts", contacts), ("functions_engaged", functions))
-            if value is None
-        )
-        return None, raw, missing
-    return contacts * functions, raw, ()
 
 
 def _side(
@@ -88,21 +69,20 @@ def score(
     metrics_by_account: Mapping[AccountKey, Mapping[str, Any]],
     params: Mapping[str, Any],
     previous: Mapping[AccountKey, str] | None = None,
+    *,
+    population: Population | None = None,
+    apply_capacity: bool = True,
 ) -> dict[AccountKey, ModelResult]:
     """4S segments of a portfolio; ``previous`` maps account keys to last run's segment.
 
     A previous segment that is not a 4S key is ignored (no hysteresis for that account).
+    ``population`` and ``apply_capacity=False`` serve chunked runs: percentiles rank against the
+    whole population, and the caller applies ``over_capacity`` once all chunks are scored.
     """
     previous = previous or {}
     levels = {key: account_level(metrics, key) for key, metrics in metrics_by_account.items()}
-    wallet = percentiles_by_level(
-        levels,
-        {key: read_number(m, "wallet_estimate", key) for key, m in metrics_by_account.items()},
-    )
-    breadth = {key: _breadth(key, m) for key, m in metrics_by_account.items()}
-    breadth_points = percentiles_by_level(
-        levels, {key: value for key, (value, _, _) in breadth.items()}
-    )
+    wallet = percentiles_of("wallet_estimate", metrics_by_account, levels, population)
+    breadth_points = percentiles_of(BREADTH, metrics_by_account, levels, population)
     weights, anchors = params["weights"], params["anchors"]
     missing_points = params["missing_points"]
 
@@ -124,14 +104,19 @@ def score(
             weights["a"],
             missing_points,
         )
-        breadth_value, breadth_raw, breadth_missing = breadth[key]
+        breadth, breadth_missing = breadth_value(metrics, key)
+        breadth_raw = {
+            "active_contacts": metrics.get("active_contacts"),
+            "functions_engaged": metrics.get("functions_engaged"),
+            "product": breadth,
+        }
         b, b_records, b_flags = weighted_axis(
             "b",
             [
                 anchor_score(metrics, "share_of_wallet", key, anchors["share_of_wallet"]),
                 IndicatorScore(
                     BREADTH,
-                    {**breadth_raw, "product": breadth_value},
+                    breadth_raw,
                     breadth_points[key],
                     f"active_contacts x functions_engaged, percentile among {level} accounts",
                     breadth_missing,
@@ -143,7 +128,7 @@ def score(
             weights["b"],
             missing_points,
         )
-        before = SIDES_BY_SEGMENT.get(previous.get(key))  # type: ignore[arg-type]
+        before = SIDES_BY_SEGMENT.get(previous.get(key, ""))
         a_high, a_hold = _side("a", a, before[0] if before else None, params)
         b_high, b_hold = _side("b", b, before[1] if before else None, params)
         account_flags = a_flags | b_flags
@@ -157,7 +142,8 @@ def score(
         flags[key] = account_flags
         explanations[key] = records
 
-    _apply_capacity(levels, axes, segments, flags, explanations, params["capacity"])
+    if apply_capacity:
+        _apply_capacity(levels, axes, segments, explanations, flags, params["capacity"])
 
     for key, metrics in metrics_by_account.items():
         is_key = bool(metrics.get("is_key_account"))
@@ -177,30 +163,49 @@ def score(
     }
 
 
+def over_capacity(
+    strategic: Mapping[AccountKey, tuple[str, float]], capacity: float
+) -> dict[AccountKey, tuple[int, int]]:
+    """The strategic accounts beyond the ``capacity`` best of their level by A + B.
+
+    ``strategic`` maps each strategic account to (level, A + B). Ties are broken by account key
+    (ascending) so the answer does not depend on order. Returns {key: (rank, strategic count of
+    its level)} for the accounts over capacity.
+    """
+    by_level: dict[str, list[AccountKey]] = defaultdict(list)
+    for key, (level, _) in strategic.items():
+        by_level[level].append(key)
+    over: dict[AccountKey, tuple[int, int]] = {}
+    limit = int(capacity)
+    for keys in by_level.values():
+        if len(keys) <= limit:
+            continue
+        ranked = sorted(keys, key=lambda k: (-round_score(strategic[k][1]), k))
+        for rank, key in enumerate(ranked[limit:], start=limit + 1):
+            over[key] = (rank, len(keys))
+    return over
+
+
 def _apply_capacity(
     levels: Mapping[AccountKey, str],
     axes: Mapping[AccountKey, Mapping[str, float]],
     segments: Mapping[AccountKey, str],
-    flags: Mapping[AccountKey, set[str]],
     explanations: Mapping[AccountKey, list[IndicatorExplanation]],
-    capacity: int,
+    flags: Mapping[AccountKey, set[str]],
+    capacity: float,
 ) -> None:
-    """Flag the strategic accounts of each level beyond the ``capacity`` best by A + B."""
-    strategic: dict[str, list[AccountKey]] = defaultdict(list)
-    for key, segment in segments.items():
-        if segment == "strategic":
-            strategic[levels[key]].append(key)
-    for level, keys in strategic.items():
-        if len(keys) <= capacity:
-            continue
-        ranked = sorted(keys, key=lambda k: (-round_score(axes[k]["a"] + axes[k]["b"]), k))
-        for rank, key in enumerate(ranked[int(capacity) :], start=int(capacity) + 1):
-            flags[key].add("over_capacity")
-            explanations[key].append(
-                rule_record(
-                    "capacity",
-                    round_score(axes[key]["a"] + axes[key]["b"]),
-                    f"over capacity: rank {rank} of {len(keys)} strategic {level} accounts "
-                    f"by A + B, capacity {capacity:g}",
-                )
+    totals = {
+        key: (levels[key], axes[key]["a"] + axes[key]["b"])
+        for key, segment in segments.items()
+        if segment == "strategic"
+    }
+    for key, (rank, count) in over_capacity(totals, capacity).items():
+        flags[key].add("over_capacity")
+        explanations[key].append(
+            rule_record(
+                "capacity",
+                round_score(totals[key][1]),
+                f"over capacity: rank {rank} of {count} strategic {levels[key]} accounts "
+                f"by A + B, capacity {capacity:g}",
             )
+        )

@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .normalise import (
+    Population,
     account_level,
     anchor_score,
     is_missing,
     map_score,
     pctl_score,
-    percentiles_by_level,
+    percentiles_of,
     read_number,
     round_score,
     rule_record,
@@ -108,15 +109,18 @@ def score(
     metrics_by_account: Mapping[AccountKey, Mapping[str, Any]],
     params: Mapping[str, Any],
     previous: Mapping[AccountKey, str] | None = None,
+    *,
+    population: Population | None = None,
 ) -> dict[AccountKey, ModelResult]:
-    """Stages of a portfolio. ``previous`` is unused: a status drop comes from the metrics."""
+    """Stages of a portfolio. ``previous`` is unused: a status drop comes from the metrics.
+
+    ``population`` (see ``population_stats``) makes percentiles rank against a whole population
+    when only a chunk of it is scored.
+    """
     del previous
     levels = {key: account_level(metrics, key) for key, metrics in metrics_by_account.items()}
     percentiles = {
-        metric: percentiles_by_level(
-            levels,
-            {key: read_number(m, metric, key) for key, m in metrics_by_account.items()},
-        )
+        metric: percentiles_of(metric, metrics_by_account, levels, population)
         for metric in PERCENTILE_METRICS
     }
     weights, anchors, maps = params["weights"], params["anchors"], params["maps"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -17,6 +17,11 @@ from .types import AccountKey, IndicatorExplanation
 
 LEVELS = ("national", "global")
 POPULATION_OF_ONE = 50.0
+BREADTH = "relationship_breadth"
+PERCENTILE_METRICS = ("wallet_estimate", "active_contacts", "interactions_12m", BREADTH)
+
+Population = Mapping[str, Mapping[str, Sequence[float]]]
+"""``{level: {metric: sorted values}}``, as built by ``population_stats``."""
 
 _NOISE = Decimal("1e-9")
 _TENTH = Decimal("0.1")
@@ -76,36 +81,118 @@ def account_level(metrics: Mapping[str, Any], key: AccountKey) -> str:
     return str(level)
 
 
-def percentile_points(values: Mapping[AccountKey, float | None]) -> dict[AccountKey, float | None]:
-    """Mid-rank percentile of each value within the given pool; None stays None.
+def rank_points(value: float, pool: Sequence[float]) -> float:
+    """Mid-rank percentile of ``value`` in the sorted ``pool``.
 
-    ``100 * (below + (equal - 1) / 2) / (n - 1)``; accounts with a missing value are not part of
-    the pool. A pool of one scores 50.
+    ``100 * (below + (equal - 1) / 2) / (n - 1)``; a pool of one scores 50. When the pool does not
+    hold the value (the data moved between computing the pool and scoring), the value counts
+    itself, so the result stays within 0-100.
     """
-    pool = sorted(v for v in values.values() if v is not None)
+    below = bisect_left(pool, value)
+    equal = bisect_right(pool, value) - below
     n = len(pool)
-    points: dict[AccountKey, float | None] = {}
-    for key, value in values.items():
-        if value is None:
-            points[key] = None
-        elif n == 1:
-            points[key] = POPULATION_OF_ONE
-        else:
-            below = bisect_left(pool, value)
-            equal = bisect_right(pool, value) - below
-            points[key] = 100.0 * (below + (equal - 1) / 2) / (n - 1)
-    return points
+    if equal == 0:
+        equal, n = 1, n + 1
+    if n == 1:
+        return POPULATION_OF_ONE
+    return 100.0 * (below + (equal - 1) / 2) / (n - 1)
+
+
+def percentile_points(
+    values: Mapping[AccountKey, float | None], pool: Sequence[float] | None = None
+) -> dict[AccountKey, float | None]:
+    """Percentile of each value; None (missing) stays None and is not part of the pool.
+
+    The pool is the values themselves, or ``pool`` when the population is larger than the accounts
+    being scored (a chunk of a run).
+    """
+    ordered = sorted(v for v in values.values() if v is not None) if pool is None else sorted(pool)
+    return {
+        key: None if value is None else rank_points(value, ordered) for key, value in values.items()
+    }
 
 
 def percentiles_by_level(
-    levels: Mapping[AccountKey, str], values: Mapping[AccountKey, float | None]
+    levels: Mapping[AccountKey, str],
+    values: Mapping[AccountKey, float | None],
+    pools: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[AccountKey, float | None]:
     """Percentiles with national accounts ranked among national ones and global among global."""
     points: dict[AccountKey, float | None] = {}
     for level in LEVELS:
-        pool = {key: value for key, value in values.items() if levels[key] == level}
-        points.update(percentile_points(pool))
+        group = {key: value for key, value in values.items() if levels[key] == level}
+        points.update(percentile_points(group, None if pools is None else pools[level]))
     return points
+
+
+def breadth_value(
+    metrics: Mapping[str, Any], key: AccountKey
+) -> tuple[float | None, tuple[str, ...]]:
+    """Relationship breadth (4S): active_contacts x functions_engaged, and its missing factors."""
+    contacts = read_number(metrics, "active_contacts", key)
+    functions = read_number(metrics, "functions_engaged", key)
+    missing = tuple(
+        metric
+        for metric, value in (("active_contacts", contacts), ("functions_engaged", functions))
+        if value is None
+    )
+    if contacts is None or functions is None:
+        return None, missing
+    return contacts * functions, missing
+
+
+def percentile_value(metrics: Mapping[str, Any], metric: str, key: AccountKey) -> float | None:
+    """The value a percentile metric ranks, derived for relationship breadth."""
+    if metric == BREADTH:
+        return breadth_value(metrics, key)[0]
+    return read_number(metrics, metric, key)
+
+
+def population_stats(
+    metrics_by_account: Mapping[AccountKey, Mapping[str, Any]],
+) -> dict[str, dict[str, list[float]]]:
+    """The sorted values of every percentile metric per level: ``{level: {metric: [...]}}``.
+
+    Computed once per run over the whole population and passed as ``population`` when scoring a
+    chunk, so that a chunk's percentiles rank against the whole population. Plain JSON.
+    """
+    stats: dict[str, dict[str, list[float]]] = {
+        level: {metric: [] for metric in PERCENTILE_METRICS} for level in LEVELS
+    }
+    for key, metrics in metrics_by_account.items():
+        level = account_level(metrics, key)
+        for metric in PERCENTILE_METRICS:
+            value = percentile_value(metrics, metric, key)
+            if value is not None:
+                stats[level][metric].append(value)
+    for by_metric in stats.values():
+        for values in by_metric.values():
+            values.sort()
+    return stats
+
+
+def level_pools(population: Population | None, metric: str) -> dict[str, Sequence[float]] | None:
+    """The pools of one metric from ``population``; None (or empty) means "the accounts given"."""
+    if not population:
+        return None
+    try:
+        return {level: population[level][metric] for level in LEVELS}
+    except (KeyError, TypeError) as exc:
+        raise ValueError(
+            f"The population has no values for {metric!r} at every level; expected "
+            "{level: {metric: sorted values}} as built by population_stats()."
+        ) from exc
+
+
+def percentiles_of(
+    metric: str,
+    metrics_by_account: Mapping[AccountKey, Mapping[str, Any]],
+    levels: Mapping[AccountKey, str],
+    population: Population | None,
+) -> dict[AccountKey, float | None]:
+    """Percentile points of one metric for every account, against the population if given."""
+    values = {key: percentile_value(m, metric, key) for key, m in metrics_by_account.items()}
+    return percentiles_by_level(levels, values, level_pools(population, metric))
 
 
 def anchor_points(value: float, low: float, high: float) -> float:

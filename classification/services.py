@@ -1,0 +1,349 @@
+"""Classification runs: request, prepare, score chunks, finalize. Every step is safe to run twice.
+
+A run is computed in three steps so that any number of Celery workers can share it:
+1. `run_prepare` computes the population's statistics once (the sorted values that percentiles rank
+   against) and cuts the population into chunks of `KAM_RECOMPUTE_CHUNK_SIZE` accounts;
+2. `run_score_chunk` scores one chunk under the four models and upserts its results on
+   (run, account, model), so a redelivered or retried chunk writes nothing twice;
+3. `run_finalize`, started by whichever chunk completes the run, applies the 4S capacity rule
+   across the population, records segment changes, moves `is_current` to the new results and marks
+   the run succeeded, in one transaction.
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import date
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+
+from accounts.models import Account
+from classification import scoring
+from classification.metrics import load_metrics, load_population
+from classification.models import (
+    ACTIVE_RUN_STATUSES,
+    ClassificationChunk,
+    ClassificationResult,
+    ClassificationRun,
+    ParameterSet,
+    RunStatus,
+    SegmentChange,
+)
+from classification.scoring import four_s
+
+logger = logging.getLogger(__name__)
+
+PORTFOLIO = "portfolio"
+
+
+def account_scope(account_id: int) -> str:
+    return f"account:{account_id}"
+
+
+# --- parameter sets --------------------------------------------------------------------------
+
+
+def parameter_sets_active() -> dict[str, ParameterSet]:
+    """The active parameter set of each model; a model without one gets v1 with the defaults."""
+    active = {ps.model: ps for ps in ParameterSet.objects.filter(is_active=True)}
+    for model in scoring.MODELS:
+        if model not in active:
+            latest = ParameterSet.objects.filter(model=model).order_by("-version").first()
+            version = latest.version + 1 if latest else 1
+            active[model], _ = ParameterSet.objects.get_or_create(
+                model=model,
+                version=version,
+                defaults={"is_active": True, "note": "The specification's defaults."},
+            )
+    return active
+
+
+@transaction.atomic
+def parameter_set_create(
+    *, model: str, parameters: dict, author=None, note: str = "", activate: bool = True
+) -> ParameterSet:
+    """A change of parameters is a new version; the used versions stay as they were."""
+    latest = (
+        ParameterSet.objects.select_for_update().filter(model=model).order_by("-version").first()
+    )
+    new = ParameterSet(
+        model=model,
+        version=(latest.version + 1) if latest else 1,
+        parameters=parameters,
+        author=author,
+        note=note,
+        is_active=False,
+    )
+    new.full_clean()
+    new.save()
+    if activate:
+        ParameterSet.objects.filter(model=model, is_active=True).update(is_active=False)
+        new.is_active = True
+        new.save(update_fields=["is_active", "updated_at"])
+    return new
+
+
+# --- requesting a run ------------------------------------------------------------------------
+
+
+def run_request(
+    *,
+    trigger: str,
+    requested_by=None,
+    reference_date: date | None = None,
+    account: Account | None = None,
+    dispatch: bool = True,
+) -> tuple[ClassificationRun, bool]:
+    """Create a queued run, or return the run already queued or running for the same scope.
+
+    The partial unique constraint `one_active_run_per_scope` is the lock: two requests at once
+    cannot both create a run. Returns (run, created). The task starts after the commit.
+    """
+    scope = account_scope(account.pk) if account is not None else PORTFOLIO
+    try:
+        with transaction.atomic():
+            run = ClassificationRun.objects.create(
+                trigger=trigger,
+                scope=scope,
+                reference_date=reference_date or timezone.localdate(),
+                requested_by=requested_by,
+            )
+    except IntegrityError:
+        existing = ClassificationRun.objects.filter(
+            scope=scope, status__in=ACTIVE_RUN_STATUSES
+        ).first()
+        if existing is None:  # it finished in between: ask again
+            return run_request(
+                trigger=trigger,
+                requested_by=requested_by,
+                reference_date=reference_date,
+                account=account,
+                dispatch=dispatch,
+            )
+        return existing, False
+    if dispatch:
+        from classification.tasks import recompute_run
+
+        transaction.on_commit(lambda: recompute_run.delay(run.pk))
+    return run, True
+
+
+def recompute_account_now(*, account: Account, requested_by=None) -> ClassificationRun:
+    """Recompute one account synchronously (fast: one chunk of one account)."""
+    run, created = run_request(
+        trigger=ClassificationRun.Trigger.MANUAL,
+        requested_by=requested_by,
+        account=account,
+        dispatch=False,
+    )
+    if created:
+        run_execute(run_id=run.pk)
+        run.refresh_from_db()
+    return run
+
+
+def run_execute(*, run_id: int) -> None:
+    """Run every step in this process (no broker, or a one-account run)."""
+    try:
+        for index, account_ids in enumerate(run_prepare(run_id=run_id)):
+            run_score_chunk(run_id=run_id, chunk_index=index, account_ids=account_ids)
+        run_finalize(run_id=run_id)
+    except Exception as exc:
+        run_fail(run_id=run_id, error=exc)
+        raise
+
+
+# --- the steps -------------------------------------------------------------------------------
+
+
+def _population_ids(run: ClassificationRun) -> list[int]:
+    if run.scope.startswith("account:"):
+        ids = [int(run.scope.split(":", 1)[1])]
+        return list(
+            Account.objects.filter(pk__in=ids)
+            .exclude(status=Account.Status.LOST)
+            .values_list("pk", flat=True)
+        )
+    return list(
+        Account.objects.exclude(status=Account.Status.LOST)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def run_prepare(*, run_id: int) -> list[list[int]]:
+    """Fix the run's parameters, population statistics and chunks; return the chunks.
+
+    Idempotent: a second call on a prepared run returns the same chunks.
+    """
+    with transaction.atomic():
+        run = ClassificationRun.objects.select_for_update().get(pk=run_id)
+        chunks = list(
+            ClassificationChunk.objects.filter(run=run)
+            .order_by("index")
+            .values_list("account_ids", flat=True)
+        )
+        if chunks:
+            return chunks
+        run.parameter_sets.set(parameter_sets_active().values())
+        account_ids = _population_ids(run)
+        size = max(1, settings.KAM_RECOMPUTE_CHUNK_SIZE)
+        chunks = [account_ids[i : i + size] for i in range(0, len(account_ids), size)]
+        run.population = load_population(reference_date=run.reference_date)
+        run.status = RunStatus.RUNNING
+        run.started_at = timezone.now()
+        run.accounts_total = len(account_ids)
+        run.chunks_total = len(chunks)
+        run.save(
+            update_fields=[
+                "population",
+                "status",
+                "started_at",
+                "accounts_total",
+                "chunks_total",
+                "updated_at",
+            ]
+        )
+        ClassificationChunk.objects.bulk_create(
+            [
+                ClassificationChunk(run=run, index=i, account_ids=ids)
+                for i, ids in enumerate(chunks)
+            ]
+        )
+    return chunks
+
+
+def _current_segments(account_ids: Iterable[int]) -> dict[str, dict[int, str]]:
+    previous: dict[str, dict[int, str]] = {model: {} for model in scoring.MODELS}
+    rows = ClassificationResult.objects.filter(
+        account_id__in=list(account_ids), is_current=True
+    ).values_list("model", "account_id", "segment")
+    for model, account_id, segment in rows:
+        previous[model][account_id] = segment
+    return previous
+
+
+def run_score_chunk(*, run_id: int, chunk_index: int, account_ids: list[int]) -> bool:
+    """Score one chunk and upsert its results; True when this call completed the run's chunks."""
+    run = ClassificationRun.objects.only("id", "reference_date", "population", "status").get(
+        pk=run_id
+    )
+    if run.status != RunStatus.RUNNING:
+        return False
+    param_sets = {ps.model: ps for ps in run.parameter_sets.all()}
+    metrics = load_metrics(reference_date=run.reference_date, account_ids=account_ids)
+    previous = _current_segments(metrics)
+    results = scoring.score_all(
+        metrics,
+        params_by_model={m: ps.parameters for m, ps in param_sets.items()},
+        previous_by_model=previous,
+        population=run.population,
+        apply_capacity=False,
+    )
+    rows = [
+        ClassificationResult(
+            run_id=run_id,
+            account_id=account_id,
+            model=model,
+            segment=result.segment,
+            axes=result.axes,
+            flags=sorted(result.flags),
+            explanation=[record.to_dict() for record in result.explanation],
+            parameter_set=param_sets[model],
+        )
+        for model, by_account in results.items()
+        for account_id, result in by_account.items()
+    ]
+    with transaction.atomic():
+        ClassificationResult.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["run", "account", "model"],
+            update_fields=["segment", "axes", "flags", "explanation", "parameter_set"],
+        )
+        marked = ClassificationChunk.objects.filter(
+            run_id=run_id, index=chunk_index, finished_at__isnull=True
+        ).update(finished_at=timezone.now())
+        if not marked:  # a redelivered chunk: its results were just rewritten identically
+            return False
+        ClassificationRun.objects.filter(pk=run_id).update(
+            chunks_done=F("chunks_done") + 1, updated_at=timezone.now()
+        )
+        run.refresh_from_db(fields=["chunks_done", "chunks_total"])
+        return run.chunks_done == run.chunks_total
+
+
+def _apply_capacity(run: ClassificationRun) -> None:
+    """The 4S capacity rule across the whole level population, not within one chunk."""
+    params = scoring.validate_params("four_s", run.parameter_sets.get(model="four_s").parameters)
+    in_run = ClassificationResult.objects.filter(run=run, model="four_s", segment="strategic")
+    candidates = list(
+        in_run.select_related(None).values_list("pk", "account_id", "account__level", "axes")
+    )
+    if run.scope != PORTFOLIO:
+        others = (
+            ClassificationResult.objects.filter(model="four_s", segment="strategic", is_current=True)
+            .exclude(account_id__in=in_run.values("account_id"))
+            .values_list("pk", "account_id", "account__level", "axes")
+        )
+        candidates += [(None, acc, level, axes) for _, acc, level, axes in others]
+    over = four_s.over_capacity(
+        {acc: (level, axes["a"] + axes["b"]) for _, acc, level, axes in candidates},
+        params["capacity"],
+    )
+    flagged = [pk for pk, acc, _, _ in candidates if pk is not None and acc in over]
+    to_update = list(ClassificationResult.objects.filter(pk__in=flagged))
+    for result in to_update:
+        result.flags = sorted({*result.flags, "over_capacity"})
+    ClassificationResult.objects.bulk_update(to_update, ["flags"], batch_size=1000)
+
+
+def run_finalize(*, run_id: int) -> ClassificationRun:
+    """Record changes, make the new results current and mark the run succeeded (idempotent)."""
+    with transaction.atomic():
+        run = ClassificationRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.RUNNING:
+            return run
+        _apply_capacity(run)
+        new = ClassificationResult.objects.filter(run=run)
+        current_segment = ClassificationResult.objects.filter(
+            account_id=OuterRef("account_id"), model=OuterRef("model"), is_current=True
+        ).values("segment")[:1]
+        changed = (
+            new.annotate(previous=Subquery(current_segment))
+            .exclude(previous__isnull=True)
+            .exclude(previous=F("segment"))
+            .values_list("account_id", "model", "previous", "segment")
+        )
+        changes = [
+            SegmentChange(
+                run=run, account_id=account_id, model=model, previous_segment=prev, segment=seg
+            )
+            for account_id, model, prev, seg in changed
+        ]
+        SegmentChange.objects.bulk_create(changes, batch_size=2000, ignore_conflicts=True)
+        ClassificationResult.objects.filter(
+            is_current=True, account_id__in=new.values("account_id")
+        ).update(is_current=False)
+        results_count = new.update(is_current=True)
+        run.status = RunStatus.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.results_count = results_count
+        run.events_count = len(changes)
+        run.save(
+            update_fields=["status", "finished_at", "results_count", "events_count", "updated_at"]
+        )
+    logger.info("classification run %s succeeded: %s results", run.pk, results_count)
+    return run
+
+
+def run_fail(*, run_id: int, error: BaseException | str) -> None:
+    """Mark a run failed with a readable summary; its partial results never become current."""
+    message = str(error)[:2000] or error.__class__.__name__
+    ClassificationRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN_STATUSES).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(), error_summary=message
+    )
+    logger.error("classification run %s failed: %s", run_id, message)
