@@ -400,10 +400,10 @@ def test_global_account_aggregates_its_national_accounts(metrics, portfolio):
     g, n1 = portfolio["g"], portfolio["n1"]
     m = metrics[g.pk]
     # 1000 (own) + 2000 + 500 (N1) + 1500 - 500 (N2) + 700 (N3, lost but still its sales)
-    assert m["revenue_12m"] == 4700.0
+    assert m["revenue_12m"] == 5200.0
     assert m["revenue_prev_12m"] == 1000.0
-    assert m["growth_rate"] == pytest.approx(3.7)
-    assert m["gross_margin_pct"] == pytest.approx((4700 - (500 + 600 - 200)) / 4700)
+    assert m["growth_rate"] == pytest.approx(4.2)
+    assert m["gross_margin_pct"] == pytest.approx((5200 - (500 + 600 - 200)) / 5200)
     assert m["order_count_12m"] == 4  # G-1, N1-1 (two rows), N2-1, N3-1
     assert m["line_penetration"] == 1.0  # L1 .. L4
     assert m["wallet_estimate"] == 4000.0  # none of its own: N1 + N2

@@ -6,8 +6,14 @@ from classification.scoring import score_portfolio
 
 
 def _bensaou(customer, supplier, ratings=(3, 3, 3), params=None):
-    metrics = {"level": "national", "customer_investment": customer, "supplier_investment": supplier}
-    metrics.update(zip(("customisation", "technical_novelty", "change_frequency"), ratings, strict=True))
+    metrics = {
+        "level": "national",
+        "customer_investment": customer,
+        "supplier_investment": supplier,
+    }
+    metrics.update(
+        zip(("customisation", "technical_novelty", "change_frequency"), ratings, strict=True)
+    )
     return score_portfolio("bensaou", {"acc": metrics}, params)["acc"]
 
 

@@ -11,9 +11,19 @@ from classification.scoring import score_portfolio
 A_HIGH = {"growth_rate": 0.30, "gross_margin_pct": 0.40, "strategic_fit": 5, "openness": 5}  # A 85
 A_LOW = {"growth_rate": -0.20, "gross_margin_pct": 0, "strategic_fit": 1, "openness": 1}  # A 15
 A_AT_CUTOFF = {"growth_rate": 0.05, "gross_margin_pct": 0.20, "strategic_fit": 3, "openness": 3}
-B_HIGH = {"share_of_wallet": 0.60, "satisfaction": 5, "line_penetration": 1, "tenure_years": 10}  # 90
+B_HIGH = {
+    "share_of_wallet": 0.60,
+    "satisfaction": 5,
+    "line_penetration": 1,
+    "tenure_years": 10,
+}  # 90
 B_LOW = {"share_of_wallet": 0, "satisfaction": 1, "line_penetration": 0, "tenure_years": 0}  # B 10
-COMMON = {"level": "national", "wallet_estimate": 1000, "active_contacts": 3, "functions_engaged": 2}
+COMMON = {
+    "level": "national",
+    "wallet_estimate": 1000,
+    "active_contacts": 3,
+    "functions_engaged": 2,
+}
 
 
 def _account(a, b, **extra):
@@ -34,7 +44,13 @@ def _four_s(metrics, previous=None, params=None):
         (A_LOW, B_LOW, {"a": 15.0, "b": 10.0}, "streamline", {"review_key_status"}),
         (A_AT_CUTOFF, B_HIGH, {"a": 50.0, "b": 90.0}, "strategic", set()),  # 50 is high
         # anchors clamp: growth 2.0 counts as 0.30, margin -1 as 0
-        ({**A_HIGH, "growth_rate": 2.0, "gross_margin_pct": -1}, B_LOW, {"a": 65.0, "b": 10.0}, "star", set()),
+        (
+            {**A_HIGH, "growth_rate": 2.0, "gross_margin_pct": -1},
+            B_LOW,
+            {"a": 65.0, "b": 10.0},
+            "star",
+            set(),
+        ),
     ],
 )
 def test_each_segment(a, b, axes, segment, flags):
@@ -84,7 +100,9 @@ def test_hysteresis_is_explained():
 
 
 def test_custom_band_and_cutoff():
-    assert _four_s(_account(A_45, B_HIGH), "strategic", {"hysteresis_band": 6}).segment == "strategic"
+    assert (
+        _four_s(_account(A_45, B_HIGH), "strategic", {"hysteresis_band": 6}).segment == "strategic"
+    )
     assert _four_s(_account(A_48, B_HIGH), "strategic", {"hysteresis_band": 0}).segment == "status"
     assert _four_s(_account(A_HIGH, B_HIGH), params={"cutoff": 88}).segment == "status"
 
@@ -185,7 +203,9 @@ def test_percentiles_with_ties_and_missing_values():
         key: _account(A_LOW, B_LOW, wallet_estimate=value, is_key_account=False)
         for key, value in wallets.items()
     }
-    metrics["global"] = _account(A_LOW, B_LOW, level="global", wallet_estimate=1, is_key_account=False)
+    metrics["global"] = _account(
+        A_LOW, B_LOW, level="global", wallet_estimate=1, is_key_account=False
+    )
     results = score_portfolio("four_s", metrics)
     # A = 0.30 * wallet points (the other A indicators are 0)
     assert {key: r.axes["a"] for key, r in results.items()} == {
@@ -208,11 +228,21 @@ def test_breadth_is_ranked_as_a_product():
     }
     results = score_portfolio("four_s", metrics)
     # B = 0.20 * breadth percentile
-    assert {key: r.axes["b"] for key, r in results.items()} == {"wide": 20.0, "deep": 10.0, "thin": 0.0}
+    assert {key: r.axes["b"] for key, r in results.items()} == {
+        "wide": 20.0,
+        "deep": 10.0,
+        "thin": 0.0,
+    }
 
 
 def test_custom_weights_change_the_axis():
-    weights = {"wallet_estimate": 0, "growth_rate": 1.0, "gross_margin_pct": 0, "strategic_fit": 0, "openness": 0}
+    weights = {
+        "wallet_estimate": 0,
+        "growth_rate": 1.0,
+        "gross_margin_pct": 0,
+        "strategic_fit": 0,
+        "openness": 0,
+    }
     result = _four_s(_account(A_48, B_HIGH), params={"weights": {"a": weights}})
     assert result.axes["a"] == 50.0
     assert result.segment == "strategic"

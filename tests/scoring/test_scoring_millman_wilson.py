@@ -42,13 +42,33 @@ def _mw(metrics, params=None):
         (PARTNERSHIP, {"x": 68.5, "y": 62.3, "s": 65.4}, "partnership_kam", set()),
         (SYNERGISTIC, {"x": 100.0, "y": 75.0, "s": 87.5}, "synergistic_kam", set()),
         # S exactly on a threshold starts the next stage
-        (_profile("strategic_agreement", "none", 1.8, 0, 1, 1), {"x": 45.0, "y": 25.0, "s": 35.0}, "mid_kam", set()),
+        (
+            _profile("strategic_agreement", "none", 1.8, 0, 1, 1),
+            {"x": 45.0, "y": 25.0, "s": 35.0},
+            "mid_kam",
+            set(),
+        ),
         # |X - Y| = 75 > 30
-        (_profile("strategic_agreement", "sole", 3, 3, 1, 1), {"x": 100.0, "y": 25.0, "s": 62.5}, "partnership_kam", {"unbalanced"}),
+        (
+            _profile("strategic_agreement", "sole", 3, 3, 1, 1),
+            {"x": 100.0, "y": 25.0, "s": 62.5},
+            "partnership_kam",
+            {"unbalanced"},
+        ),
         # |X - Y| = 30 exactly is not unbalanced
-        (_profile("strategic_agreement", "none", 3, 0, 1, 1), {"x": 55.0, "y": 25.0, "s": 40.0}, "mid_kam", set()),
+        (
+            _profile("strategic_agreement", "none", 3, 0, 1, 1),
+            {"x": 55.0, "y": 25.0, "s": 40.0},
+            "mid_kam",
+            set(),
+        ),
         # anchors clamp: 9 functions count as 6, 7 levels as 4
-        (_profile("strategic_agreement", "sole", 5, 8, 9, 7), {"x": 100.0, "y": 75.0, "s": 87.5}, "synergistic_kam", set()),
+        (
+            _profile("strategic_agreement", "sole", 5, 8, 9, 7),
+            {"x": 100.0, "y": 75.0, "s": 87.5},
+            "synergistic_kam",
+            set(),
+        ),
     ],
 )
 def test_each_stage(metrics, axes, stage, flags):
@@ -80,9 +100,18 @@ def test_missing_revenue_does_not_force_pre_kam_but_is_flagged():
         ({"growth_rate": -0.30}, {"uncoupling:growth"}),
         ({"growth_rate": -0.95}, {"uncoupling:growth"}),
         ({"termination_notice": True}, {"uncoupling:notice"}),
-        ({"previous_supplier_status": "preferred", "supplier_status": "approved"}, {"uncoupling:status_drop"}),
-        ({"previous_supplier_status": "sole", "supplier_status": "preferred"}, {"uncoupling:status_drop"}),
-        ({"previous_supplier_status": "sole", "supplier_status": "none"}, {"uncoupling:status_drop"}),
+        (
+            {"previous_supplier_status": "preferred", "supplier_status": "approved"},
+            {"uncoupling:status_drop"},
+        ),
+        (
+            {"previous_supplier_status": "sole", "supplier_status": "preferred"},
+            {"uncoupling:status_drop"},
+        ),
+        (
+            {"previous_supplier_status": "sole", "supplier_status": "none"},
+            {"uncoupling:status_drop"},
+        ),
         (
             {
                 "growth_rate": -0.5,
@@ -105,7 +134,11 @@ def test_uncoupling_overrides_the_stage(changes, flags):
 
 
 def test_uncoupling_reasons_are_explained():
-    changes = {"growth_rate": -0.4, "previous_supplier_status": "sole", "supplier_status": "approved"}
+    changes = {
+        "growth_rate": -0.4,
+        "previous_supplier_status": "sole",
+        "supplier_status": "approved",
+    }
     result = _mw({**SYNERGISTIC, **changes})
     records = [(r.indicator, r.raw_value, r.note) for r in result.explanation if r.weight == 0]
     assert records == [
@@ -196,10 +229,24 @@ def test_explanation_contributions_add_up_to_the_axes():
     [
         ({"stage_thresholds": {"early_kam": 10}}, PRE, "early_kam", set()),
         ({"uncoupling_growth": -0.5}, {**MID, "growth_rate": -0.4}, "mid_kam", set()),
-        ({"unbalanced_gap": 15}, _profile("strategic_agreement", "none", 1.8, 0, 1, 1), "mid_kam", {"unbalanced"}),
+        (
+            {"unbalanced_gap": 15},
+            _profile("strategic_agreement", "none", 1.8, 0, 1, 1),
+            "mid_kam",
+            {"unbalanced"},
+        ),
         ({"maps": {"contract_type": {"none": 100}}}, PRE, "early_kam", set()),
         (
-            {"weights": {"x": {"contract_type": 1.0, "supplier_status": 0, "info_sharing": 0, "joint_projects": 0}}},
+            {
+                "weights": {
+                    "x": {
+                        "contract_type": 1.0,
+                        "supplier_status": 0,
+                        "info_sharing": 0,
+                        "joint_projects": 0,
+                    }
+                }
+            },
             _profile("strategic_agreement", "none", 0, 0, 1, 1),
             "partnership_kam",
             {"unbalanced"},

@@ -22,7 +22,10 @@ from classification.scoring.normalise import (
     [
         # below + (equal - 1) / 2 over n - 1; the two 20s share the mid-rank
         ({"a": 10, "b": 20, "c": 20, "d": 30}, {"a": 0.0, "b": 50.0, "c": 50.0, "d": 100.0}),
-        ({"a": 1, "b": 2, "c": 3, "d": 3, "e": 3}, {"a": 0.0, "b": 25.0, "c": 75.0, "d": 75.0, "e": 75.0}),
+        (
+            {"a": 1, "b": 2, "c": 3, "d": 3, "e": 3},
+            {"a": 0.0, "b": 25.0, "c": 75.0, "d": 75.0, "e": 75.0},
+        ),
         ({"a": 5, "b": 5, "c": 5}, {"a": 50.0, "b": 50.0, "c": 50.0}),
         ({"a": 7}, {"a": 50.0}),
         # a missing value is not in the pool: the other two rank among themselves

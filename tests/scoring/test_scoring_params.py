@@ -87,13 +87,25 @@ def test_partial_params_are_merged_over_the_defaults():
         (
             "bensaou",
             {"anchors": {"customer_investment": {"low": 6, "high": 0}}},
-            {"anchors.customer_investment": "The low anchor (6) must be below the high anchor (0)."},
+            {
+                "anchors.customer_investment": (
+                    "The low anchor (6) must be below the high anchor (0)."
+                )
+            },
         ),
         ("four_s", {"cutoff": 120}, {"cutoff": "Must be at least 0 and at most 100, got 120."}),
-        ("bensaou", {"fit": {"over_designed_below": -1}}, {"fit.over_designed_below": "Must be at least 0 and at most 100, got -1."}),
+        (
+            "bensaou",
+            {"fit": {"over_designed_below": -1}},
+            {"fit.over_designed_below": "Must be at least 0 and at most 100, got -1."},
+        ),
         ("four_s", {"capacity": 35.5}, {"capacity": "Must be a whole number, got 35.5."}),
         ("four_s", {"capacity": -1}, {"capacity": "Must be at least 0, got -1."}),
-        ("millman_wilson", {"uncoupling_growth": 0.1}, {"uncoupling_growth": "Must be at least -1 and at most 0, got 0.1."}),
+        (
+            "millman_wilson",
+            {"uncoupling_growth": 0.1},
+            {"uncoupling_growth": "Must be at least -1 and at most 0, got 0.1."},
+        ),
         (
             "millman_wilson",
             {"maps": {"supplier_status": {"sole": 150}}},
@@ -121,7 +133,11 @@ def test_partial_params_are_merged_over_the_defaults():
             {"weights": 1},
             {"weights": "Expected a group of values (a mapping), not a single value."},
         ),
-        ("webster", {"network_child_type_threshold": 7}, {"network_child_type_threshold": "Must be at least 1 and at most 6, got 7."}),
+        (
+            "webster",
+            {"network_child_type_threshold": 7},
+            {"network_child_type_threshold": "Must be at least 1 and at most 6, got 7."},
+        ),
     ],
 )
 def test_invalid_params_are_reported_by_field(model, params, expected):
@@ -147,9 +163,12 @@ def test_unknown_model_and_non_mapping_params():
 
 def test_weights_within_tolerance_are_accepted():
     weights = {"wallet_estimate": 0.3000004, "growth_rate": 0.1999998}
-    assert validate_params("four_s", {"weights": {"a": weights}})["weights"]["a"]["growth_rate"] == 0.1999998
+    assert (
+        validate_params("four_s", {"weights": {"a": weights}})["weights"]["a"]["growth_rate"]
+        == 0.1999998
+    )
 
 
 def test_score_portfolio_validates_params():
-    with pytest.raises(ParameterError, match="weights.a"):
+    with pytest.raises(ParameterError, match=r"weights\.a: "):
         score_portfolio("four_s", {"x": {}}, params={"weights": {"a": {"openness": 0.5}}})

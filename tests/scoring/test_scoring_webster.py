@@ -36,9 +36,17 @@ def _webster(metrics, params=None):
         ({"contract_type": "strategic_agreement", "joint_projects": 0}, "long_term", 40.0),
         ({**ALLIANCE, "level": "global", "child_accounts_partnership": 2}, "network", 100.0),
         ({**ALLIANCE, "level": "global", "child_accounts_partnership": 5}, "network", 100.0),
-        ({**ALLIANCE, "level": "global", "child_accounts_partnership": 1}, "strategic_alliance", 80.0),
+        (
+            {**ALLIANCE, "level": "global", "child_accounts_partnership": 1},
+            "strategic_alliance",
+            80.0,
+        ),
         ({**ALLIANCE, "level": "global"}, "strategic_alliance", 80.0),  # absent count is 0
-        ({**ALLIANCE, "level": "national", "child_accounts_partnership": 3}, "strategic_alliance", 80.0),
+        (
+            {**ALLIANCE, "level": "national", "child_accounts_partnership": 3},
+            "strategic_alliance",
+            80.0,
+        ),
         ({"level": "global", "child_accounts_partnership": 3}, "transactional", 0.0),
     ],
 )
@@ -58,8 +66,13 @@ def test_explanation_lists_the_conditions_that_held():
         ("repeated", 20.0, 0.0, 0.0),
         ("transactional", 0.0, 0.0, 0.0),
     ]
-    assert result.explanation[0].raw_value == {"contract_type": "strategic_agreement", "joint_projects": 1}
-    assert result.explanation[0].note == "contract_type = strategic_agreement and joint_projects >= 1"
+    assert result.explanation[0].raw_value == {
+        "contract_type": "strategic_agreement",
+        "joint_projects": 1,
+    }
+    assert (
+        result.explanation[0].note == "contract_type = strategic_agreement and joint_projects >= 1"
+    )
     assert sum(r.contribution for r in result.explanation) == result.axes["relationship"]
 
 
@@ -78,11 +91,23 @@ def test_explanation_lists_the_conditions_that_held():
             },
         ),
         # the alliance is already ruled out by joint_projects = 0: only long_term is in doubt
-        ({**KNOWN, "contract_type": None, "order_count_12m": 5}, "repeated", {"low_confidence:contract_type"}),
+        (
+            {**KNOWN, "contract_type": None, "order_count_12m": 5},
+            "repeated",
+            {"low_confidence:contract_type"},
+        ),
         # an unknown category counts as missing
         ({**KNOWN, "contract_type": "lifetime"}, "transactional", {"low_confidence:contract_type"}),
-        ({**KNOWN, "contract_type": "strategic_agreement", "joint_projects": None}, "long_term", {"low_confidence:joint_projects"}),
-        ({**KNOWN, "has_active_plan": None, "supplier_status": "sole"}, "transactional", {"low_confidence:has_active_plan"}),
+        (
+            {**KNOWN, "contract_type": "strategic_agreement", "joint_projects": None},
+            "long_term",
+            {"low_confidence:joint_projects"},
+        ),
+        (
+            {**KNOWN, "has_active_plan": None, "supplier_status": "sole"},
+            "transactional",
+            {"low_confidence:has_active_plan"},
+        ),
         # missing values below the type found cannot change it
         ({**ALLIANCE, "level": "national"}, "strategic_alliance", set()),
     ],
@@ -104,7 +129,9 @@ PARTNER = {**KNOWN, "supplier_status": "preferred", "has_active_plan": True}
 
 
 def _group(*children, parent_metric=0):
-    metrics = {"G": {**KNOWN, **ALLIANCE, "level": "global", "child_accounts_partnership": parent_metric}}
+    metrics = {
+        "G": {**KNOWN, **ALLIANCE, "level": "global", "child_accounts_partnership": parent_metric}
+    }
     for index, child in enumerate(children):
         metrics[f"N{index}"] = {**child, "parent_key": "G"}
     return metrics
@@ -117,11 +144,19 @@ def _group(*children, parent_metric=0):
         (_group(PARTNER, PARTNER), None, "network"),
         (_group(PARTNER, {**KNOWN, **ALLIANCE}), None, "network"),
         # only one child of type >= 4 overrides a stored count of 5
-        (_group(PARTNER, {**KNOWN, "contract_type": "annual"}, parent_metric=5), None, "strategic_alliance"),
+        (
+            _group(PARTNER, {**KNOWN, "contract_type": "annual"}, parent_metric=5),
+            None,
+            "strategic_alliance",
+        ),
         # no children in the portfolio: the metric stands
         (_group(parent_metric=2), None, "network"),
         # a stricter threshold: partnership (4) children no longer count
-        (_group(PARTNER, PARTNER), {"webster": {"network_child_type_threshold": 5}}, "strategic_alliance"),
+        (
+            _group(PARTNER, PARTNER),
+            {"webster": {"network_child_type_threshold": 5}},
+            "strategic_alliance",
+        ),
     ],
 )
 def test_score_all_computes_network_from_the_current_children(metrics, params, segment):
