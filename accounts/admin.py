@@ -70,7 +70,8 @@ class KamAdmin(CsvExportMixin, VisibleChoicesMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The changelist ignores list_select_related once the queryset has a select_related,
         # so both are applied here.
-        related = (*self.str_select_related, *(self.list_select_related or ()))
+        listed = self.list_select_related
+        related = (*self.str_select_related, *(listed if isinstance(listed, list | tuple) else ()))
         queryset = super().get_queryset(request)
         return queryset.select_related(*related) if related else queryset
 
@@ -99,10 +100,6 @@ class PortfolioScopedAdmin(KamAdmin):
 
 
 class KamTabularInline(VisibleChoicesMixin, admin.TabularInline):
-    extra = 0
-
-
-class KamStackedInline(VisibleChoicesMixin, admin.StackedInline):
     extra = 0
 
 

@@ -391,8 +391,12 @@ class Transaction(TimeStampedModel):
     product_code = models.CharField(max_length=50, blank=True)
     description = models.CharField(max_length=250, blank=True)
     quantity = models.DecimalField(max_digits=14, decimal_places=3)
-    unit_price = models.DecimalField(max_digits=16, decimal_places=4)
-    unit_cost = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True)
+    unit_price = models.DecimalField(
+        max_digits=16, decimal_places=4, validators=[MinValueValidator(0)]
+    )
+    unit_cost = models.DecimalField(
+        max_digits=16, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     amount = models.DecimalField(max_digits=18, decimal_places=2, help_text="quantity x unit price")
     currency = models.CharField(max_length=3, validators=[currency_code_validator])
     amount_base = models.DecimalField(
@@ -411,6 +415,8 @@ class Transaction(TimeStampedModel):
                 fields=["source_system", "external_reference"],
                 condition=~Q(external_reference=""),
                 name="transaction_unique_external_ref",
+                violation_error_message="A transaction with this external reference already "
+                "exists for this source system.",
             ),
             models.CheckConstraint(
                 condition=Q(quantity__gt=0), name="transaction_quantity_positive"

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from classification import scoring
-from classification.metrics import load_metrics, load_population
+from classification.metrics import load_metrics
 from classification.models import (
     ACTIVE_RUN_STATUSES,
     ClassificationChunk,
@@ -191,7 +191,7 @@ def run_prepare(*, run_id: int) -> list[list[int]]:
         account_ids = _population_ids(run)
         size = max(1, settings.KAM_RECOMPUTE_CHUNK_SIZE)
         chunks = [account_ids[i : i + size] for i in range(0, len(account_ids), size)]
-        run.population = load_population(reference_date=run.reference_date)
+        run.population = scoring.population_stats(load_metrics(reference_date=run.reference_date))
         run.status = RunStatus.RUNNING
         run.started_at = timezone.now()
         run.accounts_total = len(account_ids)
@@ -207,10 +207,7 @@ def run_prepare(*, run_id: int) -> list[list[int]]:
             ]
         )
         ClassificationChunk.objects.bulk_create(
-            [
-                ClassificationChunk(run=run, index=i, account_ids=ids)
-                for i, ids in enumerate(chunks)
-            ]
+            [ClassificationChunk(run=run, index=i, account_ids=ids) for i, ids in enumerate(chunks)]
         )
     return chunks
 
@@ -285,7 +282,9 @@ def _apply_capacity(run: ClassificationRun) -> None:
     )
     if run.scope != PORTFOLIO:
         others = (
-            ClassificationResult.objects.filter(model="four_s", segment="strategic", is_current=True)
+            ClassificationResult.objects.filter(
+                model="four_s", segment="strategic", is_current=True
+            )
             .exclude(account_id__in=in_run.values("account_id"))
             .values_list("pk", "account_id", "account__level", "axes")
         )

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.models import Account, AccountManager, Contact
 from kam.db import TimeStampedModel, currency_code_validator
@@ -65,7 +66,8 @@ class Interaction(TimeStampedModel):
         indexes = [models.Index(fields=["account", "occurred_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on {self.occurred_at:%Y-%m-%d}"
+        when = timezone.localtime(self.occurred_at).date() if self.occurred_at else "?"
+        return f"{self.get_kind_display()} on {when}"
 
 
 class CustomerNeedPriority(models.TextChoices):
@@ -182,7 +184,8 @@ class AccountPlan(TimeStampedModel):
         indexes = [models.Index(fields=["account", "period_start", "period_end"])]
 
     def __str__(self) -> str:
-        return f"Plan {self.period_start:%Y-%m} to {self.period_end:%Y-%m}"
+        period = f"{self.period_start or '?'} to {self.period_end or '?'}"
+        return f"Plan {period} for {self.account}" if self.account_id else f"Plan {period}"
 
     def clean(self) -> None:
         if self.period_start and self.period_end and self.period_end < self.period_start:
@@ -296,6 +299,10 @@ class ServiceCase(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.subject
+
+    def clean(self) -> None:
+        if self.closed_at and self.opened_at and self.closed_at < self.opened_at:
+            raise ValidationError({"closed_at": "A case cannot close before it opened."})
 
 
 ASSESSMENT_RATINGS = (
@@ -438,3 +445,7 @@ class RelationshipInvestment(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_side_display()}: {self.get_kind_display()} ({self.intensity})"
+
+    def clean(self) -> None:
+        if self.end_date and self.start_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "'Until' cannot be before 'from'."})

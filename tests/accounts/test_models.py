@@ -351,7 +351,7 @@ def test_transaction_quantity_must_be_positive(quantity):
 def test_transaction_negative_price_is_rejected():
     txn = build_transaction(unit_price=Decimal("-1"))
     assert full_clean_errors(txn) == {
-        NON_FIELD_ERRORS: ["Constraint “transaction_price_not_negative” is violated."]
+        "unit_price": ["Ensure this value is greater than or equal to 0."]
     }
     with violates("transaction_price_not_negative"):
         txn.save()

@@ -20,5 +20,6 @@ def test_admin_logs_in_and_browses_accounts(live_server, page):
 
     assert page.locator("#result_list").is_visible()
     assert "Acme Robotics" in page.locator("#result_list").inner_text()
-    page.click("text=Acme Robotics (DE)")
+    page.locator("#result_list a", has_text="Acme Robotics").first.click()
+    page.wait_for_url(f"**/admin/accounts/account/{account.pk}/change/")
     assert page.url.endswith(f"/admin/accounts/account/{account.pk}/change/")

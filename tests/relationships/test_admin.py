@@ -150,7 +150,7 @@ def test_model_clean_message_shows_on_the_plan_action_form(admin_client):
     assert not PlanAction.objects.exists()
 
 
-def test_check_constraint_without_a_clean_method_is_a_form_error_not_a_500(admin_client):
+def test_service_case_closed_before_opened_is_a_field_error_not_a_500(admin_client):
     account = AccountFactory()
 
     response = admin_client.post(
@@ -169,8 +169,7 @@ def test_check_constraint_without_a_clean_method_is_a_form_error_not_a_500(admin
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert list(errors) == ["__all__"]
-    assert "service_case_dates_ordered" in errors["__all__"][0]
+    assert errors == {"closed_at": ["A case cannot close before it opened."]}
     assert not ServiceCase.objects.exists()
 
 
