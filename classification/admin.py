@@ -1,54 +1,75 @@
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
 
+from accounts.admin import KamAdmin, PortfolioScopedAdmin
 from classification import services
 from classification.models import (
     ClassificationOverride,
     ClassificationResult,
     ClassificationRun,
     ParameterSet,
+    RunStatus,
     SegmentChange,
 )
 
 
-@admin.register(ParameterSet)
-class ParameterSetAdmin(admin.ModelAdmin):
-    """Parameters are edited as JSON overrides of the defaults; validation explains every problem.
+class ReadOnlyAdmin(PortfolioScopedAdmin):
+    """Computed rows: browsable and exportable, never edited by hand."""
 
-    A set used by a run is read-only: save a change as a new version ("Save as new").
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ParameterSet)
+class ParameterSetAdmin(KamAdmin):
+    """Parameters are JSON overrides of the defaults; validation explains every problem.
+
+    The version is numbered on save. A set that a run used cannot change: "Save as new" makes the
+    next version, and the "Activate" action switches which version the next run uses.
     """
 
     list_display = ("model", "version", "is_active", "author", "note", "created_at")
     list_filter = ("model", "is_active")
     search_fields = ("note",)
+    fields = ("model", "version", "parameters", "note", "is_active", "author")
+    readonly_fields = ("version", "is_active", "author")
     save_as = True
-    readonly_fields = ("created_at", "updated_at")
-    autocomplete_fields = ("author",)
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.is_used:
-            return (*self.readonly_fields, "model", "version", "parameters")
-        return self.readonly_fields
+    actions = ["activate"]
 
     def save_model(self, request, obj, form, change):
-        if not obj.author_id:
+        if obj.pk is None:
+            latest = ParameterSet.objects.filter(model=obj.model).order_by("-version").first()
+            obj.version = latest.version + 1 if latest else 1
             obj.author = request.user
-        if obj.is_active:
-            ParameterSet.objects.filter(model=obj.model, is_active=True).exclude(pk=obj.pk).update(
-                is_active=False
-            )
+            obj.is_active = False
         super().save_model(request, obj, form, change)
+
+    def get_changeform_initial_data(self, request):
+        return {"version": 0, **super().get_changeform_initial_data(request)}
+
+    @admin.action(description="Activate the selected parameter set (one per model)")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one parameter set.", messages.ERROR)
+            return
+        chosen = services.parameter_set_activate(parameter_set=queryset.get())
+        self.message_user(request, f"{chosen} is now used by the next run.", messages.SUCCESS)
 
 
 @admin.register(ClassificationRun)
-class ClassificationRunAdmin(admin.ModelAdmin):
+class ClassificationRunAdmin(KamAdmin):
     list_display = (
         "id",
         "trigger",
         "scope",
         "reference_date",
         "status",
-        "progress",
+        "chunks_done",
+        "chunks_total",
         "accounts_total",
         "results_count",
         "events_count",
@@ -57,62 +78,62 @@ class ClassificationRunAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "trigger")
     date_hierarchy = "created_at"
-    actions = ["start_recompute"]
     exclude = ("population",)
+    actions = ["mark_failed"]
+    change_list_template = "admin/classification/classificationrun/change_list.html"
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="progress")
-    def progress(self, obj):
-        return format_html("{} / {} chunks", obj.chunks_done, obj.chunks_total)
-
-    @admin.action(description="Start a recompute of the whole portfolio")
-    def start_recompute(self, request, queryset):
-        run, created = services.run_request(
-            trigger=ClassificationRun.Trigger.MANUAL, requested_by=request.user
-        )
-        verb = "started" if created else "is already running"
-        self.message_user(request, f"Run {run.pk} {verb}.", messages.INFO)
-
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).defer("population")
+
+    def get_urls(self):
+        start = self.admin_site.admin_view(self.start_recompute)
+        return [path("recompute/", start, name="classification_run_recompute"), *super().get_urls()]
+
+    def start_recompute(self, request: HttpRequest):
+        """POST from the changelist's "Recompute now" button: queue a portfolio run."""
+        if request.method == "POST" and request.user.is_superuser:
+            run, created = services.run_request(
+                trigger=ClassificationRun.Trigger.MANUAL, requested_by=request.user
+            )
+            verb = "started" if created else f"is already {run.status}"
+            self.message_user(request, f"Run {run.pk} {verb}.", messages.SUCCESS)
+        elif request.method == "POST":
+            self.message_user(request, "Only administrators start a recompute.", messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:classification_classificationrun_changelist"))
+
+    @admin.action(description="Mark the selected stuck runs as failed")
+    def mark_failed(self, request, queryset):
+        stuck = list(queryset.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]))
+        for run in stuck:
+            services.run_fail(run_id=run.pk, error=f"Marked failed by {request.user} in the admin.")
+        self.message_user(request, f"{len(stuck)} run(s) marked failed.", messages.SUCCESS)
 
 
 @admin.register(ClassificationResult)
-class ClassificationResultAdmin(admin.ModelAdmin):
+class ClassificationResultAdmin(ReadOnlyAdmin):
     list_display = ("account", "model", "segment", "is_current", "run", "created_at")
     list_filter = ("model", "is_current", "segment")
     search_fields = ("account__customer__name",)
     list_select_related = ("account__customer", "run")
     autocomplete_fields = ("account",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SegmentChange)
-class SegmentChangeAdmin(admin.ModelAdmin):
+class SegmentChangeAdmin(ReadOnlyAdmin):
     list_display = ("account", "model", "previous_segment", "segment", "run", "created_at")
     list_filter = ("model",)
     search_fields = ("account__customer__name",)
     list_select_related = ("account__customer", "run")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ClassificationOverride)
-class ClassificationOverrideAdmin(admin.ModelAdmin):
+class ClassificationOverrideAdmin(PortfolioScopedAdmin):
     list_display = ("account", "model", "segment", "is_active", "author", "created_at")
     list_filter = ("model", "is_active")
     search_fields = ("account__customer__name", "reason")

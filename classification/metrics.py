@@ -43,8 +43,9 @@ Decisions where the specification leaves room:
 * ``has_active_plan``: the account's own plan (not its children's) with
   ``period_start <= R <= period_end`` and a status other than ``closed`` (a draft counts).
 * ``joint_projects``: open opportunities (identified .. negotiation) with ``is_joint_work`` plus
-  objectives with status ``active`` and ``is_joint_work`` of the plans counted by
-  ``has_active_plan``; stages and statuses are today's, not as of R.
+  objectives with status ``active`` and ``is_joint_work`` of plans in force on R (the same plan
+  filter as ``has_active_plan``; a global account adds its national accounts' ones); stages and
+  statuses are today's, not as of R.
 * ``customer_investment`` / ``supplier_investment``: sum of intensities with
   ``start_date <= R`` and (no end or ``end_date >= R``); 0 when none.
 * Assessment fields come from the account's own latest assessment with ``assessed_on <= R`` (a
@@ -58,7 +59,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -88,6 +89,7 @@ from accounts.models import (
 )
 from classification.models import SEGMENTS, ClassificationResult, KamModel
 from relationships.models import (
+    ASSESSMENT_RATINGS,
     AccountPlan,
     AccountPlanStatus,
     Assessment,
@@ -133,21 +135,17 @@ METRIC_NAMES: tuple[str, ...] = (
 EXTRA_KEYS: tuple[str, ...] = ("level", "is_key_account", "parent_key")
 
 QUERY_COUNT = 12
-"""Queries one ``load_metrics`` call runs when the population is not empty (1 when it is)."""
+"""Queries one ``load_metrics`` call runs at most (fewer when a chunk has no national or no global
+account: Django skips a query filtered on an empty id list; 1 when the population is empty)."""
 
 DAYS_PER_YEAR = 365.25
 ZERO = Decimal(0)
 # Webster types 4 (partnership) and up: the segment keys are listed in type order.
 WEBSTER_PARTNERSHIP_SEGMENTS = SEGMENTS[KamModel.WEBSTER][3:]
 ENGAGED_FUNCTIONS = tuple(f.value for f in ContactFunction if f != ContactFunction.OTHER)
-RATING_FIELDS = (
-    "strategic_fit",
-    "openness",
-    "satisfaction",
-    "customisation",
-    "technical_novelty",
-    "change_frequency",
-)
+INFO_SHARING_FIELDS = ("forecast_sharing", "edi_link", "open_book_costing")
+# Copied as they are from the latest assessment.
+ASSESSMENT_METRICS = ("contract_type", *ASSESSMENT_RATINGS, "termination_notice")
 
 
 @dataclass(frozen=True)
@@ -227,10 +225,11 @@ class _Population:
     def rows_of_groups(self, path: str) -> Q:
         """Rows of global accounts and of their national accounts (for distinct counts)."""
         if self.restricted:
-            return Q(**{f"{path}__in": self.global_ids}) | Q(
-                **{f"{path}__parent__in": self.global_ids}
-            )
-        return Q(**{f"{path}__level": Level.GLOBAL}) | Q(**{f"{path}__parent__level": Level.GLOBAL})
+            members = {*self.global_ids, *(c.id for kids in self.children.values() for c in kids)}
+            return Q(**{f"{path}__in": sorted(members)})
+        # parent_id IS NOT NULL rather than parent.level = global: no join, and a row keyed to a
+        # parent that is not a scored global account is dropped by the caller anyway.
+        return Q(**{f"{path}__level": Level.GLOBAL}) | Q(**{f"{path}__parent__isnull": False})
 
     def rows_of_population(self, path: str) -> Q:
         return Q(**{f"{path}__in": sorted(self.accounts)}) if self.restricted else Q()
@@ -246,9 +245,8 @@ def load_metrics(
     """The metrics of every account to score, keyed by account id.
 
     The population is every account whose status is not ``lost``; with ``account_ids`` only those
-    of them (the queries then touch only these accounts and their national accounts, so a run can
-    load its population in chunks). A fixed number of queries (``QUERY_COUNT``); no transaction
-    row is loaded into Python.
+    of them (the queries then touch only these accounts and their national accounts). A fixed
+    number of queries (``QUERY_COUNT``); no transaction row is loaded into Python.
     """
     requested = None if account_ids is None else {int(pk) for pk in account_ids}
     if requested is not None and not requested:
@@ -257,60 +255,66 @@ def load_metrics(
     if not population.accounts:
         return {}
     windows = metric_windows(reference_date)
-    data = _Fetched(
-        catalogue_lines=ProductLine.objects.filter(is_active=True).count(),
-        money=_fetch_transaction_sums(population, windows),
-        sales_distinct=_fetch_sales_distinct(population, windows),
-        contacts=_fetch_interactions(population, windows),
-        opportunities=_fetch_joint_opportunities(population),
-        plans=_fetch_plans(population, windows),
-        investments=_fetch_investments(population, windows),
-        assessments=_fetch_assessments(population, windows),
-        partnership_children=_fetch_partnership_children(population),
-    )
+
+    parts: dict[int, dict[str, Any]] = defaultdict(dict)
+    for rows in (
+        _fetch_transaction_sums(population, windows),
+        _fetch_joint_opportunities(population),
+        _fetch_plans(population, windows),
+        _fetch_investments(population, windows),
+    ):
+        for row in rows:
+            parts[row.pop("account_id")].update((k, v) for k, v in row.items() if v is not None)
+    own = {pk: _Additive(**values) for pk, values in parts.items()}
+    catalogue = ProductLine.objects.filter(is_active=True).count()
+    distinct = _fetch_sales_distinct(population, windows)
+    _merge(distinct, _fetch_interactions(population, windows))
+    assessments = _fetch_assessments(population, windows)
+    partnership_children = _fetch_partnership_children(population)
+
     return {
-        pk: _compute(account, population.children.get(pk, []), data, windows)
+        pk: _compute(
+            account,
+            population.children.get(pk, ()),
+            own=own,
+            distinct=distinct.get(pk, {}),
+            assessments=assessments.get(pk, ()),
+            catalogue_lines=catalogue,
+            partnership_children=partnership_children.get(pk, 0),
+            windows=windows,
+        )
         for pk, account in population.accounts.items()
     }
 
 
 # --- fetch -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Fetched:
-    catalogue_lines: int
-    money: dict[int, dict[str, Any]]  # per account, own rows only
-    sales_distinct: dict[int, dict[str, int]]  # per scored account, group-wide for globals
-    contacts: dict[int, dict[str, int]]  # per scored account, group-wide for globals
-    opportunities: dict[int, int]  # per account, own rows only
-    plans: dict[int, dict[str, int]]  # per account, own rows only
-    investments: dict[int, dict[str, int]]  # per account, own rows only
-    assessments: dict[int, list[dict[str, Any]]]  # per scored account: latest first, at most 2
-    partnership_children: dict[int, int]  # per global account
+# Rows are fetched in one go, never with .iterator(): on PostgreSQL a server-side cursor makes the
+# planner favour the first rows and run without parallel workers (five times slower at 100k
+# accounts / 5M transactions). A result row is per account, so memory stays O(accounts).
 
 
 def _load_population(requested: set[int] | None) -> _Population:
     accounts = Account.objects.order_by()
     if requested is not None:
         accounts = accounts.filter(Q(id__in=requested) | Q(parent_id__in=requested))
-    fields = ("id", "level", "parent_id", "status", "is_key_account", "opened_on")
-    rows = accounts.values_list(*fields, "wallet_estimate")
-    return _Population((_AccountRow(*row) for row in rows.iterator(chunk_size=5000)), requested)
+    columns = ("id", "level", "parent_id", "status", "is_key_account", "opened_on")
+    rows = accounts.values_list(*columns, "wallet_estimate")
+    return _Population((_AccountRow(*row) for row in rows), requested)
 
 
-def _fetch_transaction_sums(
-    population: _Population, windows: MetricWindows
-) -> dict[int, dict[str, Any]]:
-    """One pass over the transactions: every additive figure per account, with FILTER clauses."""
-    in_12m = Q(date__gt=windows.start_12m)  # the WHERE clause already bounds date <= R
+def _fetch_transaction_sums(population: _Population, windows: MetricWindows) -> QuerySet:
+    """One pass over the transactions: every additive figure per account, with FILTER clauses.
+
+    Rows after R are left out by the WHERE clause; older rows count only for the first sale.
+    """
+    in_12m = Q(date__gt=windows.start_12m)
     in_prev = Q(date__gt=windows.start_prev_12m, date__lte=windows.start_12m)
     sale = Q(kind=TransactionKind.SALE)
     deduction = Q(kind__in=[TransactionKind.RETURN, TransactionKind.CREDIT_NOTE])
     line_cost = ExpressionWrapper(
         F("quantity") * F("unit_cost"), output_field=DecimalField(max_digits=32, decimal_places=7)
     )
-    rows = (
+    return (
         Transaction.objects.filter(
             population.rows_of_scope("account"), date__lte=windows.reference_date
         )
@@ -319,23 +323,80 @@ def _fetch_transaction_sums(
         .annotate(
             sales_12m=Sum("amount_base", filter=in_12m & sale),
             deductions_12m=Sum("amount_base", filter=in_12m & deduction),
-            sales_prev=Sum("amount_base", filter=in_prev & sale),
-            deductions_prev=Sum("amount_base", filter=in_prev & deduction),
+            sales_prev_12m=Sum("amount_base", filter=in_prev & sale),
+            deductions_prev_12m=Sum("amount_base", filter=in_prev & deduction),
             purchases_12m=Sum("amount_base", filter=in_12m & Q(kind=TransactionKind.PURCHASE)),
             cost_sales_12m=Sum(line_cost, filter=in_12m & sale),
             cost_returns_12m=Sum(line_cost, filter=in_12m & Q(kind=TransactionKind.RETURN)),
-            costed_sales_12m=Count("id", filter=in_12m & sale & Q(unit_cost__isnull=False)),
+            costed_sales_12m=Count("unit_cost", filter=in_12m & sale),
             first_sale=Min("date", filter=sale),
         )
     )
-    return {row.pop("account_id"): row for row in rows.iterator(chunk_size=5000)}
+
+
+def _fetch_joint_opportunities(population: _Population) -> QuerySet:
+    return (
+        Opportunity.objects.filter(
+            population.rows_of_scope("account"),
+            stage__in=Opportunity.OPEN_STAGES,
+            is_joint_work=True,
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(joint_opportunities=Count("id"))
+    )
+
+
+def _fetch_plans(population: _Population, windows: MetricWindows) -> QuerySet:
+    """Plans in force on R (any status but closed) and their active joint objectives."""
+    ref = windows.reference_date
+    return (
+        AccountPlan.objects.filter(
+            population.rows_of_scope("account"),
+            period_start__lte=ref,
+            period_end__gte=ref,
+        )
+        .exclude(status=AccountPlanStatus.CLOSED)
+        .order_by()
+        .values("account_id")
+        .annotate(
+            active_plans=Count("id", distinct=True),
+            joint_objectives=Count(
+                "objectives",
+                filter=Q(
+                    objectives__status=PlanObjectiveStatus.ACTIVE, objectives__is_joint_work=True
+                ),
+            ),
+        )
+    )
+
+
+def _fetch_investments(population: _Population, windows: MetricWindows) -> QuerySet:
+    ref = windows.reference_date
+    return (
+        RelationshipInvestment.objects.filter(
+            population.rows_of_scope("account"),
+            Q(end_date__isnull=True) | Q(end_date__gte=ref),
+            start_date__lte=ref,
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(
+            customer_investment=Sum(
+                "intensity", filter=Q(side=RelationshipInvestmentSide.CUSTOMER)
+            ),
+            supplier_investment=Sum(
+                "intensity", filter=Q(side=RelationshipInvestmentSide.SUPPLIER)
+            ),
+        )
+    )
 
 
 def _by_own_and_group(
     population: _Population, queryset: QuerySet, path: str, **aggregates: Any
 ) -> dict[int, dict[str, int]]:
-    """Distinct counts per scored account: own rows for a national account, the union of own and
-    national accounts' rows for a global one (grouped by COALESCE(parent, account))."""
+    """Distinct counts per scored account: own rows for a national account, the union of its own
+    and its national accounts' rows for a global one (grouped by COALESCE(parent, account))."""
     own = (
         queryset.filter(population.rows_of_own(path))
         .values(key=F(f"{path}_id"))
@@ -349,7 +410,7 @@ def _by_own_and_group(
     result: dict[int, dict[str, int]] = {}
     for rows, wanted in ((own, population.other_ids), (groups, population.global_ids)):
         keep = set(wanted)
-        for row in rows.iterator(chunk_size=5000):
+        for row in rows:
             key = row.pop("key")
             if key in keep:
                 result[key] = row
@@ -368,9 +429,13 @@ def _fetch_sales_distinct(
         population,
         sales,
         "account",
-        orders=Count("order_reference", distinct=True, filter=~Q(order_reference="")),
-        unreferenced=Count("id", filter=Q(order_reference="")),
-        lines=Count("product_line", distinct=True, filter=Q(product_line__is_active=True)),
+        order_count_12m=(
+            Count("order_reference", distinct=True, filter=~Q(order_reference=""))
+            + Count("id", filter=Q(order_reference=""))
+        ),
+        product_lines_12m=Count(
+            "product_line", distinct=True, filter=Q(product_line__is_active=True)
+        ),
     )
 
 
@@ -380,78 +445,21 @@ def _fetch_interactions(
     interactions = Interaction.objects.filter(
         occurred_at__gte=windows.interactions_from, occurred_at__lt=windows.interactions_until
     ).order_by()
+    # Annotation names must not shadow the "contacts" relation used by the next ones.
     own_customer = Q(contacts__customer_id=F("account__customer_id"))
     return _by_own_and_group(
         population,
         interactions,
         "account",
-        interaction_count=Count("id", distinct=True),
-        contact_count=Count("contacts", distinct=True, filter=own_customer),
-        function_count=Count(
+        interactions_12m=Count("id", distinct=True),
+        active_contacts=Count("contacts", distinct=True, filter=own_customer),
+        functions_engaged=Count(
             "contacts__function",
             distinct=True,
             filter=own_customer & Q(contacts__function__in=ENGAGED_FUNCTIONS),
         ),
-        seniority_count=Count("contacts__seniority", distinct=True, filter=own_customer),
+        hierarchy_levels=Count("contacts__seniority", distinct=True, filter=own_customer),
     )
-
-
-def _fetch_joint_opportunities(population: _Population) -> dict[int, int]:
-    rows = (
-        Opportunity.objects.filter(
-            population.rows_of_scope("account"),
-            stage__in=Opportunity.OPEN_STAGES,
-            is_joint_work=True,
-        )
-        .order_by()
-        .values("account_id")
-        .annotate(n=Count("id"))
-    )
-    return {row["account_id"]: row["n"] for row in rows}
-
-
-def _fetch_plans(population: _Population, windows: MetricWindows) -> dict[int, dict[str, int]]:
-    ref = windows.reference_date
-    rows = (
-        AccountPlan.objects.filter(
-            population.rows_of_scope("account"),
-            period_start__lte=ref,
-            period_end__gte=ref,
-        )
-        .exclude(status=AccountPlanStatus.CLOSED)
-        .order_by()
-        .values("account_id")
-        .annotate(
-            plans=Count("id", distinct=True),
-            joint_objectives=Count(
-                "objectives",
-                filter=Q(
-                    objectives__status=PlanObjectiveStatus.ACTIVE, objectives__is_joint_work=True
-                ),
-            ),
-        )
-    )
-    return {row.pop("account_id"): row for row in rows}
-
-
-def _fetch_investments(
-    population: _Population, windows: MetricWindows
-) -> dict[int, dict[str, int]]:
-    ref = windows.reference_date
-    rows = (
-        RelationshipInvestment.objects.filter(
-            population.rows_of_scope("account"),
-            Q(end_date__isnull=True) | Q(end_date__gte=ref),
-            start_date__lte=ref,
-        )
-        .order_by()
-        .values("account_id")
-        .annotate(
-            customer=Sum("intensity", filter=Q(side=RelationshipInvestmentSide.CUSTOMER)),
-            supplier=Sum("intensity", filter=Q(side=RelationshipInvestmentSide.SUPPLIER)),
-        )
-    )
-    return {row.pop("account_id"): row for row in rows}
 
 
 def _fetch_assessments(
@@ -466,21 +474,14 @@ def _fetch_assessments(
             rank=Window(RowNumber(), partition_by=F("account_id"), order_by=F("assessed_on").desc())
         )
         .filter(rank__lte=2)
-        .order_by("account_id", "rank")
-        .values(
-            "account_id",
-            "contract_type",
-            "supplier_status",
-            "forecast_sharing",
-            "edi_link",
-            "open_book_costing",
-            "termination_notice",
-            *RATING_FIELDS,
-        )
+        .order_by()
+        .values("account_id", "rank", "supplier_status", *ASSESSMENT_METRICS, *INFO_SHARING_FIELDS)
     )
     result: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows.iterator(chunk_size=5000):
+    for row in rows:
         result[row.pop("account_id")].append(row)
+    for pair in result.values():
+        pair.sort(key=lambda row: row["rank"])
     return result
 
 
@@ -505,66 +506,89 @@ def _fetch_partnership_children(population: _Population) -> dict[int, int]:
     return {row["account__parent_id"]: row["n"] for row in rows}
 
 
+def _merge(into: dict[int, dict[str, int]], other: dict[int, dict[str, int]]) -> None:
+    for pk, values in other.items():
+        into.setdefault(pk, {}).update(values)
+
+
 # --- compute ---------------------------------------------------------------------------------
 
 
-def _add(total: dict[str, Any], part: dict[str, Any] | None) -> None:
-    """Add one account's additive figures into a running total (``first_sale``: the minimum)."""
-    for name, value in (part or {}).items():
-        if value is None:
-            continue
-        current = total.get(name)
-        if current is None:
-            total[name] = value
-        elif name == "first_sale":
-            total[name] = min(current, value)
-        else:
-            total[name] = current + value
+@dataclass(frozen=True, slots=True)
+class _Additive:
+    """One account's figures that add up into its global account (money in base currency)."""
+
+    sales_12m: Decimal = ZERO
+    deductions_12m: Decimal = ZERO  # returns and credit notes
+    sales_prev_12m: Decimal = ZERO
+    deductions_prev_12m: Decimal = ZERO
+    purchases_12m: Decimal = ZERO
+    cost_sales_12m: Decimal = ZERO
+    cost_returns_12m: Decimal = ZERO
+    costed_sales_12m: int = 0  # sale rows with a unit cost
+    first_sale: dt.date | None = None  # the minimum, not a sum
+    joint_opportunities: int = 0
+    active_plans: int = 0
+    joint_objectives: int = 0
+    customer_investment: int = 0
+    supplier_investment: int = 0
+
+    def __add__(self, other: _Additive) -> _Additive:
+        sums = {name: getattr(self, name) + getattr(other, name) for name in _SUMMED}
+        firsts = [day for day in (self.first_sale, other.first_sale) if day is not None]
+        return _Additive(**sums, first_sale=min(firsts, default=None))
+
+    @property
+    def revenue_12m(self) -> Decimal:
+        return self.sales_12m - self.deductions_12m
+
+    @property
+    def revenue_prev_12m(self) -> Decimal:
+        return self.sales_prev_12m - self.deductions_prev_12m
+
+
+_SUMMED = tuple(f.name for f in fields(_Additive) if f.name != "first_sale")
+_NOTHING = _Additive()
 
 
 def _compute(
-    account: _AccountRow, children: list[_AccountRow], data: _Fetched, windows: MetricWindows
+    account: _AccountRow,
+    children: Iterable[_AccountRow],
+    *,
+    own: dict[int, _Additive],
+    distinct: dict[str, int],
+    assessments: Iterable[dict[str, Any]],
+    catalogue_lines: int,
+    partnership_children: int,
+    windows: MetricWindows,
 ) -> dict[str, Any]:
     is_global = account.level == Level.GLOBAL
-    members = [account, *children]  # children is empty unless the account is global
-
-    money: dict[str, Any] = {}
-    opportunities = 0
-    joint_objectives = 0
-    investments: dict[str, int] = {}
-    for member in members:
-        _add(money, data.money.get(member.id))
-        opportunities += data.opportunities.get(member.id, 0)
-        joint_objectives += data.plans.get(member.id, {}).get("joint_objectives", 0)
-        _add(investments, data.investments.get(member.id))
-
-    revenue = _net(money, "sales_12m", "deductions_12m")
-    revenue_prev = _net(money, "sales_prev", "deductions_prev")
-    cost = money.get("cost_sales_12m", ZERO) - money.get("cost_returns_12m", ZERO)
-    has_cost = money.get("costed_sales_12m", 0) > 0
-
+    figures = own.get(account.id, _NOTHING)
+    has_active_plan = figures.active_plans > 0  # the account's own plans only
     wallet = account.wallet_estimate
-    if wallet is None and is_global:
-        estimates = [c.wallet_estimate for c in children if c.wallet_estimate is not None]
-        wallet = sum(estimates, ZERO) if estimates else None
+    if is_global:
+        for child in children:
+            figures += own.get(child.id, _NOTHING)
+        if wallet is None:
+            estimates = [c.wallet_estimate for c in children if c.wallet_estimate is not None]
+            wallet = sum(estimates, ZERO) if estimates else None
 
-    sales = data.sales_distinct.get(account.id, {})
-    contacts = data.contacts.get(account.id, {})
-    assessments = data.assessments.get(account.id, [])
-    latest = assessments[0] if assessments else None
-    previous = assessments[1] if len(assessments) > 1 else None
-
-    metrics: dict[str, Any] = {
+    revenue, revenue_prev = figures.revenue_12m, figures.revenue_prev_12m
+    cost = figures.cost_sales_12m - figures.cost_returns_12m
+    latest, previous, *_ = [*assessments, None, None]
+    return {
         "revenue_12m": float(revenue),
         "revenue_prev_12m": float(revenue_prev),
         "growth_rate": (
             float((revenue - revenue_prev) / revenue_prev) if revenue_prev > 0 else None
         ),
-        "gross_margin_pct": float((revenue - cost) / revenue) if has_cost and revenue > 0 else None,
-        "purchases_12m": float(money.get("purchases_12m", ZERO)),
-        "order_count_12m": sales.get("orders", 0) + sales.get("unreferenced", 0),
+        "gross_margin_pct": (
+            float((revenue - cost) / revenue) if figures.costed_sales_12m and revenue > 0 else None
+        ),
+        "purchases_12m": float(figures.purchases_12m),
+        "order_count_12m": distinct.get("order_count_12m", 0),
         "line_penetration": (
-            sales.get("lines", 0) / data.catalogue_lines if data.catalogue_lines else None
+            distinct.get("product_lines_12m", 0) / catalogue_lines if catalogue_lines else None
         ),
         "wallet_estimate": float(wallet) if wallet is not None else None,
         "share_of_wallet": (
@@ -572,29 +596,22 @@ def _compute(
             if wallet is not None and wallet > 0
             else None
         ),
-        "tenure_years": _tenure(money.get("first_sale") or account.opened_on, windows),
-        "active_contacts": contacts.get("contact_count", 0),
-        "functions_engaged": contacts.get("function_count", 0),
-        "hierarchy_levels": contacts.get("seniority_count", 0),
-        "interactions_12m": contacts.get("interaction_count", 0),
-        "joint_projects": opportunities + joint_objectives,
-        "has_active_plan": data.plans.get(account.id, {}).get("plans", 0) > 0,
-        "customer_investment": investments.get("customer", 0),
-        "supplier_investment": investments.get("supplier", 0),
+        "tenure_years": _tenure(figures.first_sale or account.opened_on, windows),
+        "active_contacts": distinct.get("active_contacts", 0),
+        "functions_engaged": distinct.get("functions_engaged", 0),
+        "hierarchy_levels": distinct.get("hierarchy_levels", 0),
+        "interactions_12m": distinct.get("interactions_12m", 0),
+        "joint_projects": figures.joint_opportunities + figures.joint_objectives,
+        "has_active_plan": has_active_plan,
+        "customer_investment": figures.customer_investment,
+        "supplier_investment": figures.supplier_investment,
         **_assessment_metrics(latest),
         "previous_supplier_status": previous["supplier_status"] if previous else None,
-        "child_accounts_partnership": (
-            data.partnership_children.get(account.id, 0) if is_global else None
-        ),
+        "child_accounts_partnership": partnership_children if is_global else None,
         "level": account.level,
         "is_key_account": account.is_key_account,
         "parent_key": account.parent_id,
     }
-    return metrics
-
-
-def _net(money: dict[str, Any], sales: str, deductions: str) -> Decimal:
-    return money.get(sales, ZERO) - money.get(deductions, ZERO)
 
 
 def _tenure(since: dt.date | None, windows: MetricWindows) -> float | None:
@@ -605,19 +622,11 @@ def _tenure(since: dt.date | None, windows: MetricWindows) -> float | None:
 
 def _assessment_metrics(latest: dict[str, Any] | None) -> dict[str, Any]:
     if latest is None:
-        return {
-            "contract_type": None,
-            "supplier_status": None,
-            "info_sharing": None,
-            "termination_notice": None,
-            **dict.fromkeys(RATING_FIELDS),
-        }
+        return dict.fromkeys(("supplier_status", "info_sharing", *ASSESSMENT_METRICS))
+    values = {name: latest[name] for name in ASSESSMENT_METRICS}
+    values["termination_notice"] = bool(values["termination_notice"])
     return {
-        "contract_type": latest["contract_type"],
+        **values,
         "supplier_status": latest["supplier_status"],
-        "info_sharing": sum(
-            bool(latest[flag]) for flag in ("forecast_sharing", "edi_link", "open_book_costing")
-        ),
-        "termination_notice": bool(latest["termination_notice"]),
-        **{name: latest[name] for name in RATING_FIELDS},
+        "info_sharing": sum(bool(latest[flag]) for flag in INFO_SHARING_FIELDS),
     }

@@ -180,6 +180,7 @@ class ClassificationChunk(models.Model):
     index = models.PositiveIntegerField()
     account_ids = models.JSONField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="Who scored it.")
 
     class Meta:
         ordering = ["run", "index"]

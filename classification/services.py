@@ -11,12 +11,13 @@ A run is computed in three steps so that any number of Celery workers can share 
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
@@ -31,7 +32,7 @@ from classification.models import (
     RunStatus,
     SegmentChange,
 )
-from classification.scoring import four_s
+from classification.scoring import IndicatorExplanation, four_s
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +79,18 @@ def parameter_set_create(
     )
     new.full_clean()
     new.save()
-    if activate:
-        ParameterSet.objects.filter(model=model, is_active=True).update(is_active=False)
-        new.is_active = True
-        new.save(update_fields=["is_active", "updated_at"])
-    return new
+    return parameter_set_activate(parameter_set=new) if activate else new
+
+
+@transaction.atomic
+def parameter_set_activate(*, parameter_set: ParameterSet) -> ParameterSet:
+    """Make this version the one the next run uses; the previous active one steps down."""
+    ParameterSet.objects.filter(model=parameter_set.model, is_active=True).exclude(
+        pk=parameter_set.pk
+    ).update(is_active=False)
+    parameter_set.is_active = True
+    parameter_set.save(update_fields=["is_active", "updated_at"])
+    return parameter_set
 
 
 # --- requesting a run ------------------------------------------------------------------------
@@ -144,11 +152,17 @@ def recompute_account_now(*, account: Account, requested_by=None) -> Classificat
     return run
 
 
-def run_execute(*, run_id: int) -> None:
-    """Run every step in this process (no broker, or a one-account run)."""
+def run_execute(*, run_id: int, on_chunk: Callable[[int, int], None] | None = None) -> None:
+    """Run every step in this process (no broker, or a one-account run).
+
+    `on_chunk(done, total)` is called after each chunk, for a progress bar.
+    """
     try:
-        for index, account_ids in enumerate(run_prepare(run_id=run_id)):
+        chunks = run_prepare(run_id=run_id)
+        for index, account_ids in enumerate(chunks):
             run_score_chunk(run_id=run_id, chunk_index=index, account_ids=account_ids)
+            if on_chunk is not None:
+                on_chunk(index + 1, len(chunks))
         run_finalize(run_id=run_id)
     except Exception as exc:
         run_fail(run_id=run_id, error=exc)
@@ -158,19 +172,30 @@ def run_execute(*, run_id: int) -> None:
 # --- the steps -------------------------------------------------------------------------------
 
 
-def _population_ids(run: ClassificationRun) -> list[int]:
+def _population_chunks(run: ClassificationRun, size: int) -> tuple[int, list[list[int]]]:
+    """The run's accounts cut into chunks of about `size`, never splitting a family.
+
+    A global account and its national accounts always land in the same chunk, so Webster's
+    `network` type counts the current types of all of a global account's national accounts.
+    """
+    accounts = Account.objects.exclude(status=Account.Status.LOST)
     if run.scope.startswith("account:"):
-        ids = [int(run.scope.split(":", 1)[1])]
-        return list(
-            Account.objects.filter(pk__in=ids)
-            .exclude(status=Account.Status.LOST)
-            .values_list("pk", flat=True)
-        )
-    return list(
-        Account.objects.exclude(status=Account.Status.LOST)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+        accounts = accounts.filter(pk=int(run.scope.split(":", 1)[1]))
+    rows = accounts.annotate(family=Coalesce("parent_id", "id")).order_by("family", "id")
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    last_family = None
+    total = 0
+    for account_id, family in rows.values_list("id", "family").iterator(chunk_size=10_000):
+        if family != last_family and len(current) >= size:
+            chunks.append(current)
+            current = []
+        current.append(account_id)
+        last_family = family
+        total += 1
+    if current:
+        chunks.append(current)
+    return total, chunks
 
 
 def run_prepare(*, run_id: int) -> list[list[int]]:
@@ -188,13 +213,13 @@ def run_prepare(*, run_id: int) -> list[list[int]]:
         if chunks:
             return chunks
         run.parameter_sets.set(parameter_sets_active().values())
-        account_ids = _population_ids(run)
-        size = max(1, settings.KAM_RECOMPUTE_CHUNK_SIZE)
-        chunks = [account_ids[i : i + size] for i in range(0, len(account_ids), size)]
+        accounts_total, chunks = _population_chunks(
+            run, size=max(1, settings.KAM_RECOMPUTE_CHUNK_SIZE)
+        )
         run.population = scoring.population_stats(load_metrics(reference_date=run.reference_date))
         run.status = RunStatus.RUNNING
         run.started_at = timezone.now()
-        run.accounts_total = len(account_ids)
+        run.accounts_total = accounts_total
         run.chunks_total = len(chunks)
         run.save(
             update_fields=[
@@ -222,7 +247,9 @@ def _current_segments(account_ids: Iterable[int]) -> dict[str, dict[int, str]]:
     return previous
 
 
-def run_score_chunk(*, run_id: int, chunk_index: int, account_ids: list[int]) -> bool:
+def run_score_chunk(
+    *, run_id: int, chunk_index: int, account_ids: list[int], worker: str = ""
+) -> bool:
     """Score one chunk and upsert its results; True when this call completed the run's chunks."""
     run = ClassificationRun.objects.only("id", "reference_date", "population", "status").get(
         pk=run_id
@@ -263,7 +290,7 @@ def run_score_chunk(*, run_id: int, chunk_index: int, account_ids: list[int]) ->
         )
         marked = ClassificationChunk.objects.filter(
             run_id=run_id, index=chunk_index, finished_at__isnull=True
-        ).update(finished_at=timezone.now())
+        ).update(finished_at=timezone.now(), worker=worker)
         if not marked:  # a redelivered chunk: its results were just rewritten identically
             return False
         ClassificationRun.objects.filter(pk=run_id).update(
@@ -296,8 +323,21 @@ def _apply_capacity(run: ClassificationRun) -> None:
     flagged = [pk for pk, acc, _, _ in candidates if pk is not None and acc in over]
     to_update = list(ClassificationResult.objects.filter(pk__in=flagged))
     for result in to_update:
+        rank, count = over[result.account_id]
         result.flags = sorted({*result.flags, "over_capacity"})
-    ClassificationResult.objects.bulk_update(to_update, ["flags"], batch_size=1000)
+        result.explanation = [
+            *result.explanation,
+            IndicatorExplanation(
+                indicator="capacity",
+                raw_value=rank,
+                points=None,
+                weight=0,
+                contribution=0,
+                note=f"over capacity: rank {rank} of {count} strategic accounts of this level "
+                f"by A + B, capacity {params['capacity']}",
+            ).to_dict(),
+        ]
+    ClassificationResult.objects.bulk_update(to_update, ["flags", "explanation"], batch_size=1000)
 
 
 def run_finalize(*, run_id: int) -> ClassificationRun:

@@ -39,10 +39,13 @@ def recompute_run(run_id: int) -> int:
     return len(chunks)
 
 
-@shared_task(base=RunTask, name="classification.score_chunk")
-def score_chunk(run_id: int, chunk_index: int, account_ids: list[int]) -> bool:
+@shared_task(base=RunTask, bind=True, name="classification.score_chunk")
+def score_chunk(self, run_id: int, chunk_index: int, account_ids: list[int]) -> bool:
     completed = services.run_score_chunk(
-        run_id=run_id, chunk_index=chunk_index, account_ids=account_ids
+        run_id=run_id,
+        chunk_index=chunk_index,
+        account_ids=account_ids,
+        worker=self.request.hostname or "",
     )
     if completed:
         finalize_run.delay(run_id)

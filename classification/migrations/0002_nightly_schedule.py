@@ -1,5 +1,9 @@
-"""The nightly recompute lives in the database so that an admin's change survives restarts."""
+"""The nightly recompute lives in the database so that an admin's change survives restarts.
 
+It runs at 02:00 in the project's time zone (KAM_TIME_ZONE) when the migration is applied.
+"""
+
+from django.conf import settings
 from django.db import migrations
 
 TASK = "classification.nightly_recompute"
@@ -10,7 +14,7 @@ def create_schedule(apps, schema_editor):
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="0", hour="2", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
+        minute="0", hour="2", day_of_week="*", day_of_month="*", month_of_year="*", timezone=settings.TIME_ZONE
     )
     PeriodicTask.objects.get_or_create(
         name=NAME, defaults={"task": TASK, "crontab": crontab, "enabled": True}

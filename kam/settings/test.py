@@ -10,8 +10,9 @@ DATABASES = {
 }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
-# Unit tests run tasks in-process; the end-to-end tests start a real worker on Redis.
-CELERY_TASK_ALWAYS_EAGER = True
+# Unit tests run tasks in-process; the end-to-end tests start real worker processes on Redis
+# (with KAM_TASKS_EAGER=false in their environment and in the test process that dispatches).
+CELERY_TASK_ALWAYS_EAGER = env.bool("KAM_TASKS_EAGER", default=True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

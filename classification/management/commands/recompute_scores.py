@@ -1,5 +1,6 @@
-"""Recompute the classification of every key account (or one) under the four models."""
+"""Recompute the classification of every account that is not lost (or of one account)."""
 
+import contextlib
 import time
 
 from django.conf import settings
@@ -12,7 +13,10 @@ from classification.models import ClassificationRun, RunStatus
 
 
 class Command(BaseCommand):
-    help = "Recompute classification scores; with --wait, follow the run's progress to the end."
+    help = (
+        "Recompute classification scores under the four models. Without a broker the run happens "
+        "in this process; with one, it is queued for the workers and --wait follows its progress."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--account", type=int, help="Recompute this account id only.")
@@ -22,31 +26,40 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=int, default=3600, help="Seconds to wait at most.")
 
     def handle(self, *args, account=None, wait=False, timeout=3600, **options):
-        target = None
         if account is not None:
             target = Account.objects.filter(pk=account).first()
             if target is None:
                 raise CommandError(f"There is no account with id {account}.")
-        if target is not None:
-            run = services.recompute_account_now(account=target)
-        else:
-            run, created = services.run_request(trigger=ClassificationRun.Trigger.MANUAL)
-            if not created:
-                self.stdout.write(f"Run {run.pk} is already {run.status}; following it.")
-            elif settings.CELERY_TASK_ALWAYS_EAGER:
-                pass  # the on-commit dispatch ran it in this process
-        if wait or settings.CELERY_TASK_ALWAYS_EAGER or target is not None:
+            self._report(services.recompute_account_now(account=target))
+            return
+        in_process = settings.CELERY_TASK_ALWAYS_EAGER
+        run, created = services.run_request(
+            trigger=ClassificationRun.Trigger.MANUAL, dispatch=not in_process
+        )
+        if not created:
+            self.stdout.write(f"Run {run.pk} is already {run.status}; following it.")
+        if in_process and created:
+            with tqdm(unit="chunk", desc=f"Run {run.pk}", file=self.stderr) as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                # A failure is recorded on the run (status, error summary) and reported below.
+                with contextlib.suppress(Exception):
+                    services.run_execute(run_id=run.pk, on_chunk=progress)
+            run.refresh_from_db()
+        elif wait or in_process:
             run = self._follow(run, timeout)
         self._report(run)
 
     def _follow(self, run: ClassificationRun, timeout: int) -> ClassificationRun:
         deadline = time.monotonic() + timeout
-        with tqdm(total=run.chunks_total or 1, unit="chunk", desc=f"Run {run.pk}") as bar:
+        with tqdm(unit="chunk", desc=f"Run {run.pk}", file=self.stderr) as bar:
             while True:
                 run.refresh_from_db()
-                bar.total = max(run.chunks_total, 1)
-                bar.n = run.chunks_done if run.chunks_total else 0
-                bar.refresh()
+                bar.total = run.chunks_total or None
+                bar.update(run.chunks_done - bar.n)
                 if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
                     return run
                 if time.monotonic() > deadline:
@@ -61,4 +74,7 @@ class Command(BaseCommand):
         )
         if run.status == RunStatus.FAILED:
             raise CommandError(f"{summary} Error: {run.error_summary}")
-        self.stdout.write(self.style.SUCCESS(summary) if run.status == "succeeded" else summary)
+        if run.status == RunStatus.SUCCEEDED:
+            self.stdout.write(self.style.SUCCESS(summary))
+        else:
+            self.stdout.write(f"{summary} Follow it with --wait or in the admin.")

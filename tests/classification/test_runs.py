@@ -1,0 +1,284 @@
+"""Classification runs on PostgreSQL, tasks in-process: counts, idempotence, history, events."""
+
+import datetime as dt
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.db import OperationalError
+from django_celery_beat.models import PeriodicTask
+
+from accounts.models import Account
+from classification import services
+from classification.models import (
+    ClassificationChunk,
+    ClassificationResult,
+    ClassificationRun,
+    ParameterSet,
+    RunStatus,
+    SegmentChange,
+)
+from classification.scoring import MODELS
+from tests.factories import (
+    AccountFactory,
+    AccountPlanFactory,
+    AssessmentFactory,
+    ContactFactory,
+    GlobalAccountFactory,
+    InteractionFactory,
+    TransactionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+REFERENCE = dt.date(2026, 11, 1)
+
+
+@pytest.fixture
+def portfolio():
+    """Five scorable accounts with some history and one lost account that is never scored."""
+    accounts = []
+    for i in range(5):
+        account = AccountFactory(wallet_estimate=100_000 * (i + 1))
+        for month in range(1, 4 + i):
+            TransactionFactory(
+                account=account,
+                date=dt.date(2026, month, 10),
+                quantity=Decimal(10 + i),
+                unit_price=Decimal(100),
+            )
+        contact = ContactFactory(customer=account.customer)
+        InteractionFactory(
+            account=account, occurred_at=dt.datetime(2026, 9, 1, 10, tzinfo=dt.UTC)
+        ).contacts.add(contact)
+        AssessmentFactory(account=account, assessed_on=dt.date(2026, 6, 1))
+        accounts.append(account)
+    AccountFactory(status=Account.Status.LOST)
+    return accounts
+
+
+def full_run(**kwargs) -> ClassificationRun:
+    run, created = services.run_request(
+        trigger=ClassificationRun.Trigger.MANUAL, reference_date=REFERENCE, dispatch=False, **kwargs
+    )
+    assert created
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_run_scores_every_account_that_is_not_lost_under_four_models(portfolio, settings):
+    settings.KAM_RECOMPUTE_CHUNK_SIZE = 2
+    run = full_run()
+
+    assert run.status == RunStatus.SUCCEEDED
+    assert (run.accounts_total, run.chunks_total, run.chunks_done) == (5, 3, 3)
+    assert run.results_count == 5 * len(MODELS) == ClassificationResult.objects.count()
+    assert set(run.parameter_sets.values_list("model", flat=True)) == set(MODELS)
+    results = ClassificationResult.objects.filter(run=run)
+    assert {r.account_id for r in results} == {a.pk for a in portfolio}
+    assert all(r.is_current for r in results)
+    webster = results.get(account=portfolio[0], model="webster")
+    assert webster.segment in {"transactional", "repeated", "long_term"}
+    assert {"indicator", "raw_value", "points", "weight", "contribution"} <= set(
+        webster.explanation[0]
+    )
+
+
+def test_a_second_run_adds_exactly_one_result_set_and_keeps_history(portfolio):
+    first = full_run()
+    second = full_run()
+
+    assert ClassificationResult.objects.count() == 2 * 5 * len(MODELS)
+    assert ClassificationResult.objects.filter(run=first, is_current=True).count() == 0
+    assert ClassificationResult.objects.filter(run=second, is_current=True).count() == 20
+    assert second.events_count == 0  # nothing changed, so no segment change is recorded
+
+
+def test_a_segment_change_between_runs_is_recorded_as_an_event(portfolio):
+    full_run()
+    account = portfolio[0]
+    before = ClassificationResult.objects.get(account=account, model="webster", is_current=True)
+    AssessmentFactory(account=account, assessed_on=dt.date(2026, 10, 1), supplier_status="sole")
+    AccountPlanFactory(account=account)  # preferred or sole with an active plan: partnership
+    second = full_run()
+
+    after = ClassificationResult.objects.get(account=account, model="webster", is_current=True)
+    assert (before.segment, after.segment) == ("long_term", "partnership")
+    change = SegmentChange.objects.get(run=second, account=account, model="webster")
+    assert (change.previous_segment, change.segment) == (before.segment, after.segment)
+    assert second.events_count == SegmentChange.objects.filter(run=second).count()
+
+
+def test_a_redelivered_chunk_writes_nothing_twice_and_counts_once(portfolio, settings):
+    settings.KAM_RECOMPUTE_CHUNK_SIZE = 3
+    run, _ = services.run_request(
+        trigger=ClassificationRun.Trigger.MANUAL, reference_date=REFERENCE, dispatch=False
+    )
+    chunks = services.run_prepare(run_id=run.pk)
+    assert services.run_prepare(run_id=run.pk) == chunks  # preparing again changes nothing
+
+    assert services.run_score_chunk(run_id=run.pk, chunk_index=0, account_ids=chunks[0]) is False
+    assert services.run_score_chunk(run_id=run.pk, chunk_index=0, account_ids=chunks[0]) is False
+    assert services.run_score_chunk(run_id=run.pk, chunk_index=1, account_ids=chunks[1]) is True
+    services.run_finalize(run_id=run.pk)
+    services.run_finalize(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert (run.status, run.chunks_done, run.results_count) == (RunStatus.SUCCEEDED, 2, 20)
+    assert ClassificationResult.objects.filter(run=run).count() == 20
+
+
+def test_only_one_run_at_a_time(portfolio):
+    first, created = services.run_request(trigger="manual", dispatch=False)
+    second, created_again = services.run_request(trigger="api", dispatch=False)
+    assert created
+    assert not created_again
+    assert second.pk == first.pk
+    assert ClassificationRun.objects.count() == 1
+
+
+def test_a_failing_chunk_fails_the_run_and_its_results_never_become_current(portfolio, monkeypatch):
+    full_run()
+    current_before = set(
+        ClassificationResult.objects.filter(is_current=True).values_list("pk", flat=True)
+    )
+
+    def broken_chunk(**kwargs):
+        raise OperationalError("connection to the database was lost")
+
+    monkeypatch.setattr(services, "run_score_chunk", broken_chunk)
+    run, _ = services.run_request(trigger="manual", reference_date=REFERENCE, dispatch=False)
+    with pytest.raises(OperationalError):
+        services.run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "connection to the database was lost" in run.error_summary
+    assert run.finished_at is not None
+    assert (
+        set(ClassificationResult.objects.filter(is_current=True).values_list("pk", flat=True))
+        == current_before
+    )
+    assert services.run_request(trigger="manual", dispatch=False)[1]  # the lock is released
+
+
+def test_recompute_one_account_touches_only_that_account(portfolio):
+    full_run()
+    account = portfolio[2]
+    run = services.recompute_account_now(account=account)
+
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.scope == f"account:{account.pk}"
+    assert run.results_count == len(MODELS)
+    assert set(
+        ClassificationResult.objects.filter(run=run).values_list("account_id", flat=True)
+    ) == {account.pk}
+    assert ClassificationResult.objects.filter(is_current=True).count() == 5 * len(MODELS)
+    assert (
+        ClassificationResult.objects.get(account=account, model="four_s", is_current=True).run
+        == run
+    )
+
+
+def test_capacity_is_applied_across_chunks(portfolio, settings):
+    """With capacity 2 and every account strategic, the three weakest get over_capacity."""
+    settings.KAM_RECOMPUTE_CHUNK_SIZE = 2
+    services.parameter_set_create(model="four_s", parameters={"cutoff": 0, "capacity": 2})
+    run = full_run()
+
+    results = ClassificationResult.objects.filter(run=run, model="four_s")
+    assert set(results.values_list("segment", flat=True)) == {"strategic"}
+    ranked = sorted(results, key=lambda r: (-(round(r.axes["a"] + r.axes["b"], 1)), r.account_id))
+    assert ["over_capacity" in r.flags for r in ranked] == [False, False, True, True, True]
+
+
+def test_parameter_sets_are_versioned_and_used_ones_are_immutable(portfolio):
+    run = full_run()
+    used = run.parameter_sets.get(model="four_s")
+    used.parameters = {"cutoff": 60}
+    with pytest.raises(ValidationError, match="cannot change"):
+        used.full_clean()
+
+    new = services.parameter_set_create(model="four_s", parameters={"cutoff": 60}, note="stricter")
+    assert new.version == used.version + 1
+    assert list(ParameterSet.objects.filter(model="four_s", is_active=True)) == [new]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"colour": 1}, "colour"),
+        ({"weights": {"a": {"wallet_estimate": 0.9}}}, "weights.a"),
+        ({"cutoff": 150}, "cutoff"),
+    ],
+)
+def test_invalid_parameters_are_rejected_with_field_messages(parameters, message):
+    with pytest.raises(ValidationError) as exc:
+        services.parameter_set_create(model="four_s", parameters=parameters)
+    assert any(message in text for text in exc.value.message_dict["parameters"])
+    assert not ParameterSet.objects.exists()
+
+
+def test_recompute_scores_command_reports_its_counts(portfolio):
+    out = StringIO()
+    call_command("recompute_scores", "--wait", stdout=out, stderr=StringIO())
+    run = ClassificationRun.objects.get()
+    assert run.status == RunStatus.SUCCEEDED
+    assert f"Run {run.pk} succeeded: 5 accounts, 1/1 chunks, 20 results" in out.getvalue()
+
+
+def test_recompute_scores_command_for_one_account_and_an_unknown_id(portfolio):
+    out = StringIO()
+    call_command("recompute_scores", "--account", str(portfolio[0].pk), stdout=out, stderr=out)
+    assert "succeeded: 1 accounts, 1/1 chunks, 4 results" in out.getvalue()
+    with pytest.raises(CommandError, match="no account with id 999999"):
+        call_command("recompute_scores", "--account", "999999", stdout=out, stderr=out)
+
+
+def test_the_nightly_recompute_is_scheduled_in_the_database_at_two():
+    task = PeriodicTask.objects.get(task="classification.nightly_recompute")
+    assert task.enabled
+    assert (task.crontab.minute, task.crontab.hour) == ("0", "2")
+
+
+def test_current_classification_of_a_page_of_accounts_is_one_query(
+    portfolio, django_assert_num_queries
+):
+    full_run()
+    ids = [a.pk for a in portfolio]
+    with django_assert_num_queries(1):
+        rows = list(
+            ClassificationResult.objects.filter(account_id__in=ids, is_current=True).values_list(
+                "account_id", "model", "segment"
+            )
+        )
+    assert len(rows) == 20
+
+
+def test_chunks_record_their_accounts(portfolio, settings):
+    settings.KAM_RECOMPUTE_CHUNK_SIZE = 4
+    run = full_run()
+    chunks = list(ClassificationChunk.objects.filter(run=run).order_by("index"))
+    assert [len(c.account_ids) for c in chunks] == [4, 1]
+    assert all(c.finished_at for c in chunks)
+
+
+def test_a_global_account_and_its_national_accounts_share_a_chunk(portfolio, settings):
+    settings.KAM_RECOMPUTE_CHUNK_SIZE = 2
+    global_account = GlobalAccountFactory()
+    nationals = [
+        AccountFactory(customer=global_account.customer, country=c, parent=global_account)
+        for c in ("FR", "IT", "ES")
+    ]
+    run = full_run()
+
+    family = {global_account.pk, *(n.pk for n in nationals)}
+    holding = [
+        c for c in ClassificationChunk.objects.filter(run=run) if family & set(c.account_ids)
+    ]
+    assert len(holding) == 1
+    assert family <= set(holding[0].account_ids)
+    assert run.accounts_total == 9
