@@ -2,9 +2,11 @@
 
 import datetime as dt
 from decimal import Decimal
+from importlib import import_module
 from io import StringIO
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import OperationalError
@@ -239,6 +241,10 @@ def test_recompute_scores_command_for_one_account_and_an_unknown_id(portfolio):
 
 
 def test_the_nightly_recompute_is_scheduled_in_the_database_at_two():
+    # Transactional tests flush migration data, so apply the migration's step again (idempotent).
+    migration = import_module("classification.migrations.0002_nightly_schedule")
+    migration.create_schedule(django_apps, None)
+    migration.create_schedule(django_apps, None)
     task = PeriodicTask.objects.get(task="classification.nightly_recompute")
     assert task.enabled
     assert (task.crontab.minute, task.crontab.hour) == ("0", "2")
