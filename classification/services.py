@@ -198,6 +198,23 @@ def _population_chunks(run: ClassificationRun, size: int) -> tuple[int, list[lis
     return total, chunks
 
 
+def _population_for(run: ClassificationRun) -> dict:
+    """Percentile pools: reused from the latest portfolio run of the same day for a one-account
+    run (so it stays fast), otherwise computed from the whole population."""
+    if run.scope != PORTFOLIO:
+        latest = (
+            ClassificationRun.objects.filter(
+                scope=PORTFOLIO, status=RunStatus.SUCCEEDED, reference_date=run.reference_date
+            )
+            .order_by("-finished_at")
+            .values_list("population", flat=True)
+            .first()
+        )
+        if latest:
+            return latest
+    return scoring.population_stats(load_metrics(reference_date=run.reference_date))
+
+
 def run_prepare(*, run_id: int) -> list[list[int]]:
     """Fix the run's parameters, population statistics and chunks; return the chunks.
 
@@ -216,7 +233,7 @@ def run_prepare(*, run_id: int) -> list[list[int]]:
         accounts_total, chunks = _population_chunks(
             run, size=max(1, settings.KAM_RECOMPUTE_CHUNK_SIZE)
         )
-        run.population = scoring.population_stats(load_metrics(reference_date=run.reference_date))
+        run.population = _population_for(run)
         run.status = RunStatus.RUNNING
         run.started_at = timezone.now()
         run.accounts_total = accounts_total
