@@ -12,16 +12,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+# What the app needs to run; the test tools come on top for `make test`.
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-migrate: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed-run $@
+
+migrate: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --noinput
 
 ## Set everything up and serve the demo on http://127.0.0.1:8000 (SQLite, tasks in-process).
 run: migrate
 	$(BIN)/python manage.py seed_demo --demo-users --password "$(DEMO_PASSWORD)" --if-empty
+	$(BIN)/python manage.py recompute_scores
 	@echo "Log in at http://$(HOST):$(PORT)/ as admin, lead, gam, nam1 or nam2 with password $(DEMO_PASSWORD)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -1,6 +1,5 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
 
 admin.site.site_header = "KAM administration"
 admin.site.site_title = "KAM"
@@ -8,5 +7,6 @@ admin.site.index_title = "Key account management"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path("api/", include("kam.api_urls")),
+    path("", include("dashboard.urls")),
 ]
