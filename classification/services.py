@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from classification import scoring
-from classification.metrics import load_metrics
+from classification.metrics import load_metrics, load_percentile_metrics
 from classification.models import (
     ACTIVE_RUN_STATUSES,
     ClassificationChunk,
@@ -212,7 +212,7 @@ def _population_for(run: ClassificationRun) -> dict:
         )
         if latest:
             return latest
-    return scoring.population_stats(load_metrics(reference_date=run.reference_date))
+    return scoring.population_stats(load_percentile_metrics(reference_date=run.reference_date))
 
 
 def run_prepare(*, run_id: int) -> list[list[int]]:

@@ -19,9 +19,11 @@ from classification.metrics import (
     METRIC_NAMES,
     QUERY_COUNT,
     load_metrics,
+    load_percentile_metrics,
     metric_windows,
 )
 from classification.models import ClassificationResult, ClassificationRun
+from classification.scoring import population_stats
 from relationships.models import AccountPlan, Opportunity, PlanObjective
 from tests.factories import (
     AccountFactory,
@@ -445,6 +447,15 @@ def test_account_ids_restricts_the_population(metrics, portfolio):
     assert alone == {p["n1"].pk: metrics[p["n1"].pk]}
     assert load_metrics(reference_date=REF, account_ids=[p["lost"].pk]) == {}
     assert load_metrics(reference_date=REF, account_ids=[]) == {}
+
+
+def test_percentile_metrics_match_the_full_load(metrics, portfolio):
+    with timezone.override(BERLIN):
+        light = load_percentile_metrics(reference_date=REF)
+    assert set(light) == set(metrics)
+    for pk, values in light.items():
+        assert values == {name: metrics[pk][name] for name in values}
+    assert population_stats(light) == population_stats(metrics)
 
 
 def test_interaction_window_follows_the_current_time_zone(portfolio):
