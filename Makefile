@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_PASSWORD ?= kam-demo-2026
 
-.PHONY: run test lint format services browser migrate demo clean
+.PHONY: run test lint format services browser migrate assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed-run $@
 
+# Browser assets (Chart.js) from the npm registry, pinned by package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+assets: node_modules/.package-lock.json
+
 migrate: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --noinput
 
 ## Set everything up and serve the demo on http://127.0.0.1:8000 (SQLite, tasks in-process).
-run: migrate
+run: migrate assets
 	$(BIN)/python manage.py seed_demo --demo-users --password "$(DEMO_PASSWORD)" --if-empty
 	$(BIN)/python manage.py recompute_scores
 	@echo "Log in at http://$(HOST):$(PORT)/ as admin, lead, gam, nam1 or nam2 with password $(DEMO_PASSWORD)"
@@ -50,9 +56,9 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 
 ## The whole suite on PostgreSQL, Redis, a real Celery worker and headless Chromium.
-test: $(VENV)/.installed services browser lint
+test: $(VENV)/.installed assets services browser lint
 	DJANGO_SETTINGS_MODULE=kam.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest --create-db -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) db.sqlite3 staticfiles node_modules

@@ -1,8 +1,22 @@
-from django.urls import path
-from django.views.generic import RedirectView
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
-app_name = "dashboard"
+from . import views
+
+# Unnamespaced "login"/"logout": settings.LOGIN_URL and LOGOUT_REDIRECT_URL name them.
+dashboard_patterns = [
+    path("", views.portfolio, name="portfolio"),
+    path("portfolio.csv", views.portfolio_csv, name="portfolio_csv"),
+    path("accounts/<int:pk>/", views.account_detail, name="account"),
+    path("accounts/<int:pk>/interactions/", views.interaction_create, name="interaction_create"),
+]
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include((dashboard_patterns, "dashboard"))),
 ]

@@ -1,0 +1,296 @@
+"""Dashboard pages: thin views over dashboard.selectors / services and the shared selectors."""
+
+import csv
+from collections import defaultdict
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Account, Contact
+from accounts.selectors import accounts_visible_to, contacts_visible_to
+from classification.models import SEGMENTS, KamModel
+from classification.selectors import current_classifications
+from kam.admin_csv import csv_safe
+from relationships.models import PlanAction, PlanObjective
+from relationships.selectors import portfolio_summary
+
+from .explain import MODEL_AXES, explanation_rows, flag_label
+from .explain import segment_name as segment_label
+from .forms import AccountFilterForm, InteractionForm
+from .selectors import (
+    account_current_results,
+    account_list,
+    account_revenue_by_month,
+    owners_selectable_by,
+    portfolio_countries,
+)
+from .services import interaction_log
+
+PAGE_SIZE = 25
+TRANSACTIONS_PAGE_SIZE = 15
+TIMELINE_SIZE = 10
+CSV_ID_BATCH = 500
+MODELS = [m for m, _ in KamModel.choices]
+
+
+def _filter_form(request: HttpRequest) -> AccountFilterForm:
+    return AccountFilterForm(
+        request.GET or None,
+        countries=portfolio_countries(user=request.user),
+        owners=owners_selectable_by(user=request.user),
+    )
+
+
+def _segment_distribution(segments: dict[str, dict[str, int]]) -> list[dict]:
+    """Per model: every segment with its count and share, in the model's own order."""
+    models = []
+    for model, label in KamModel.choices:
+        counts = segments.get(model, {})
+        total = sum(counts.values())
+        rows = [
+            {
+                "segment": s,
+                "label": segment_label(s),
+                "count": counts.get(s, 0),
+                "percent": round(100 * counts.get(s, 0) / total) if total else 0,
+            }
+            for s in SEGMENTS[model]
+        ]
+        models.append({"model": model, "label": label, "total": total, "segments": rows})
+    return models
+
+
+@require_GET
+@login_required
+def portfolio(request: HttpRequest) -> HttpResponse:
+    form = _filter_form(request)
+    filters = form.filters() if form.is_bound else {}
+    accounts = account_list(user=request.user, filters=filters)
+    page = Paginator(accounts, PAGE_SIZE).get_page(request.GET.get("page"))
+    classes = current_classifications(account_ids=[a.pk for a in page.object_list])
+    rows = [{"account": a, "segments": classes.get(a.pk, {})} for a in page.object_list]
+    summary = portfolio_summary(user=request.user)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dashboard/portfolio.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "models": KamModel.choices,
+            "summary": summary,
+            "distribution": _segment_distribution(summary["segments"]),
+            "query": query.urlencode(),
+            "has_filters": any(v for k, v in filters.items() if k != "sort"),
+        },
+    )
+
+
+CSV_HEADER = ["Customer", "Level", "Country", "Status", "Key account", "Owner"]
+
+
+@require_GET
+@login_required
+def portfolio_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The accounts of the table, all pages, with the same filters and order."""
+    form = _filter_form(request)
+    filters = form.filters() if form.is_bound else {}
+    accounts = account_list(user=request.user, filters=filters)
+
+    def rows():
+        header = [*CSV_HEADER, "Revenue 12 months", *[label for _, label in KamModel.choices]]
+        yield header
+        batch: list[Account] = []
+        for account in accounts.iterator(chunk_size=CSV_ID_BATCH):
+            batch.append(account)
+            if len(batch) == CSV_ID_BATCH:
+                yield from _csv_rows(batch)
+                batch = []
+        yield from _csv_rows(batch)
+
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow([csv_safe(v) for v in row]) for row in rows()),
+        content_type="text/csv; charset=utf-8",
+    )
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="portfolio-{stamp}.csv"'
+    return response
+
+
+def _csv_rows(batch: list[Account]):
+    if not batch:
+        return
+    classes = current_classifications(account_ids=[a.pk for a in batch])
+    for a in batch:
+        segments = classes.get(a.pk, {})
+        yield [
+            a.customer.name,
+            a.get_level_display(),
+            a.country,
+            a.get_status_display(),
+            a.is_key_account,
+            str(a.owner),
+            a.revenue_12m,
+            *[
+                segment_label(segments[m]["segment"]) if segments.get(m, {}).get("segment") else ""
+                for m in MODELS
+            ],
+        ]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _visible_account(request: HttpRequest, pk: int) -> Account:
+    return get_object_or_404(
+        accounts_visible_to(request.user).select_related(
+            "customer", "owner__user", "parent__customer"
+        ),
+        pk=pk,
+    )
+
+
+def _account_contacts(request: HttpRequest, account: Account):
+    return contacts_visible_to(request.user).filter(customer_id=account.customer_id, is_active=True)
+
+
+def _timeline(account: Account):
+    return (
+        account.interactions.select_related("author")
+        .prefetch_related("contacts")
+        .order_by("-occurred_at", "-pk")[:TIMELINE_SIZE]
+    )
+
+
+def _classifications(account: Account) -> list[dict]:
+    results = {r.model: r for r in account_current_results(account=account)}
+    overrides = current_classifications(account_ids=[account.pk]).get(account.pk, {})
+    cards = []
+    for model, label in KamModel.choices:
+        result = results.get(model)
+        override = overrides.get(model, {}).get("override")
+        axes = [
+            {"name": name, "value": result.axes.get(key)}
+            for key, name in MODEL_AXES[model]
+            if result and key in result.axes
+        ]
+        cards.append(
+            {
+                "model": model,
+                "label": label,
+                "result": result,
+                "segment": segment_label(result.segment) if result else None,
+                "override": override and {**override, "label": segment_label(override["segment"])},
+                "axes": axes,
+                "flags": [
+                    {"code": f, "text": flag_label(f)} for f in (result.flags if result else [])
+                ],
+                "explanation": explanation_rows(result.explanation, model) if result else [],
+            }
+        )
+    return cards
+
+
+@require_GET
+@login_required
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    return render(request, "dashboard/account_detail.html", _account_context(request, account))
+
+
+def _account_context(request: HttpRequest, account: Account, form=None) -> dict:
+    today = timezone.localdate()
+    root_id = account.parent_id or (account.pk if account.level == "global" else None)
+    family = []
+    if root_id:
+        family = list(
+            accounts_visible_to(request.user)
+            .filter(Q(pk=root_id) | Q(parent_id=root_id))
+            .select_related("customer", "owner__user")
+            .order_by("level", "country")
+        )
+    contacts = list(_account_contacts(request, account))
+    by_function: dict[str, list[Contact]] = defaultdict(list)
+    seniority_rank = {s: i for i, (s, _) in enumerate(reversed(Contact.Seniority.choices))}
+    for contact in sorted(contacts, key=lambda c: (seniority_rank.get(c.seniority, 9), c.name)):
+        by_function[contact.get_function_display()].append(contact)
+    transactions = Paginator(
+        account.transactions.select_related("product_line"), TRANSACTIONS_PAGE_SIZE
+    ).get_page(request.GET.get("tx_page"))
+    plans = account.plans.prefetch_related(
+        Prefetch(
+            "objectives",
+            queryset=PlanObjective.objects.prefetch_related(
+                Prefetch("actions", queryset=PlanAction.objects.select_related("owner__user"))
+            ),
+        )
+    )
+    assessments = list(account.assessments.select_related("assessor")[:5])
+    return {
+        "account": account,
+        "currency": settings.KAM_BASE_CURRENCY,
+        "today": today,
+        "family": family,
+        "team": account.team_members.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=today), start_date__lte=today
+        ).select_related("manager__user"),
+        "contacts_by_function": sorted(by_function.items()),
+        "contact_count": len(contacts),
+        "revenue": account_revenue_by_month(account=account, reference_date=today).as_chart_data(),
+        "transactions": transactions,
+        "classifications": _classifications(account),
+        "assessment": assessments[0] if assessments else None,
+        "assessment_history": assessments[1:],
+        "investments": account.investments.all(),
+        "timeline": _timeline(account),
+        "needs": account.needs.all(),
+        "opportunities": account.opportunities.select_related("owner__user"),
+        "plans": plans,
+        "service_cases": account.service_cases.all(),
+        "form": form or InteractionForm(contacts=_account_contacts(request, account)),
+    }
+
+
+@require_POST
+@login_required
+def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log an interaction. With htmx the panel (form + timeline) is swapped in place."""
+    account = _visible_account(request, pk)
+    contacts = _account_contacts(request, account)
+    form = InteractionForm(request.POST, contacts=contacts)
+    saved = False
+    if form.is_valid():
+        try:
+            interaction_log(account=account, author=request.user, **form.cleaned_data)
+            saved = True
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+    if not request.htmx:
+        if saved:
+            return redirect("dashboard:account", pk=account.pk)
+        return render(
+            request, "dashboard/account_detail.html", _account_context(request, account, form)
+        )
+    return render(
+        request,
+        "dashboard/partials/interactions.html",
+        {
+            "account": account,
+            "form": InteractionForm(contacts=contacts) if saved else form,
+            "timeline": _timeline(account),
+            "saved": saved,
+        },
+    )

@@ -1,0 +1,143 @@
+"""The dashboard in Debian's Chromium against the live server, on the seeded demo portfolio."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from accounts.selectors import accounts_visible_to
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "e2e-pass-word-42"
+
+
+@pytest.fixture
+def demo():
+    call_command("seed_demo", accounts=40, demo_users=True, password=PASSWORD, verbosity=0)
+    call_command("recompute_scores", verbosity=0)
+    return {u.username: u for u in get_user_model().objects.all()}
+
+
+@pytest.fixture
+def page(page):
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.set_default_timeout(15_000)
+    return page
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", level=1, name="My portfolio")).to_be_visible()
+
+
+def visible_names(user) -> set[str]:
+    return set(accounts_visible_to(user).values_list("customer__name", flat=True))
+
+
+def table_names(page) -> list[str]:
+    return page.locator("[data-testid=accounts-table] tbody a.row-link").all_inner_texts()
+
+
+def test_anonymous_visitor_is_sent_to_login(live_server, page, screenshot, demo):
+    page.goto(f"{live_server.url}/accounts/1/")
+    expect(page).to_have_url(re.compile(r"/login/\?next=/accounts/1/$"))
+    expect(page.get_by_role("heading", level=1, name="Log in")).to_be_visible()
+    screenshot("login")
+
+
+def test_nam1_sees_only_own_accounts(live_server, page, screenshot, demo):
+    log_in(page, live_server, "nam1")
+    mine = visible_names(demo["nam1"])
+    others = visible_names(demo["nam2"]) - mine
+    count = accounts_visible_to(demo["nam1"]).count()
+    expect(page.get_by_test_id("result-count")).to_have_text(re.compile(rf"^{count} accounts?"))
+    shown = table_names(page)
+    assert shown
+    assert set(shown) <= mine
+    assert not set(shown) & others
+    screenshot("portfolio")
+
+    # Searching for another manager's customer finds nothing.
+    page.get_by_label("Search customer").fill(sorted(others)[0])
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_text("No account matches these filters.")).to_be_visible()
+
+
+def test_lead_sees_nam1_and_nam2_accounts(live_server, page, demo):
+    log_in(page, live_server, "lead")
+    both = visible_names(demo["nam1"]) | visible_names(demo["nam2"])
+    assert both <= visible_names(demo["lead"])
+    expect(page.get_by_label("Owner")).to_be_visible()
+    nam2 = demo["nam2"].manager
+    page.get_by_label("Owner").select_option(str(nam2.pk))
+    page.get_by_role("button", name="Apply").click()
+    owned = set(
+        accounts_visible_to(demo["lead"])
+        .filter(owner=nam2)
+        .values_list("customer__name", flat=True)
+    )
+    shown = table_names(page)
+    assert shown
+    assert set(shown) <= owned
+
+
+def _busiest_account(user):
+    from django.db.models import Count
+
+    return (
+        accounts_visible_to(user)
+        .annotate(n=Count("transactions"))
+        .filter(customer__contacts__isnull=False)
+        .order_by("-n")
+        .first()
+    )
+
+
+def test_account_page_draws_the_revenue_chart(live_server, page, screenshot, demo):
+    account = _busiest_account(demo["nam1"])
+    log_in(page, live_server, "nam1")
+    page.get_by_role("link", name=account.customer.name).first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(account.customer.name)
+    canvas = page.locator("canvas#revenue-chart")
+    expect(canvas).to_have_attribute("data-chart-ready", "true")
+    points = int(canvas.get_attribute("data-chart-points"))
+    assert points > 0
+    drawn = page.evaluate(
+        "() => Chart.getChart('revenue-chart').data.datasets.map(d => d.data.length)"
+    )
+    assert drawn == [24, 24, 24]
+    screenshot("account")
+
+
+def test_log_an_interaction_without_reload(live_server, page, screenshot, demo):
+    account = _busiest_account(demo["nam1"])
+    log_in(page, live_server, "nam1")
+    page.goto(f"{live_server.url}/accounts/{account.pk}/")
+    page.evaluate("() => { window.__sameDocument = true; }")
+
+    page.get_by_text("Log an interaction").click()
+    form = page.get_by_test_id("interaction-form")
+    form.get_by_label("Type").select_option("visit")
+    form.get_by_role("button", name="Save interaction").click()
+    # Summary left empty: the error shows inline and the chosen type is kept.
+    expect(page.get_by_text("This field is required.")).to_be_visible()
+    expect(page.get_by_test_id("interaction-form").get_by_label("Type")).to_have_value("visit")
+
+    form = page.get_by_test_id("interaction-form")
+    form.get_by_label("Summary").fill("Plant tour with the new buyer")
+    form.locator("input[name=contacts]").first.check()
+    form.get_by_role("button", name="Save interaction").click()
+
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline).to_contain_text("Plant tour with the new buyer")
+    expect(page.get_by_role("status")).to_have_text("Interaction saved.")
+    assert page.evaluate("() => window.__sameDocument === true")  # no full reload
+    page.locator("#interactions").scroll_into_view_if_needed()
+    page.evaluate("() => document.getElementById('interactions').scrollIntoView()")
+    screenshot("account-interaction")
