@@ -26,6 +26,7 @@ from classification.metrics import load_metrics, load_percentile_metrics
 from classification.models import (
     ACTIVE_RUN_STATUSES,
     ClassificationChunk,
+    ClassificationOverride,
     ClassificationResult,
     ClassificationRun,
     ParameterSet,
@@ -403,3 +404,24 @@ def run_fail(*, run_id: int, error: BaseException | str) -> None:
         status=RunStatus.FAILED, finished_at=timezone.now(), error_summary=message
     )
     logger.error("classification run %s failed: %s", run_id, message)
+
+
+# --- overrides -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def override_create(
+    *, account: Account, model: str, segment: str, reason: str, author=None
+) -> ClassificationOverride:
+    """Hand-set an account's segment under one model; the previous active override steps down
+    (the history stays), and the computed segment is kept beside it."""
+    override = ClassificationOverride(
+        account=account, model=model, segment=segment, reason=reason, author=author
+    )
+    # The one-active-override constraint holds once the previous one has stepped down.
+    override.full_clean(validate_constraints=False)
+    ClassificationOverride.objects.filter(account=account, model=model, is_active=True).update(
+        is_active=False, updated_at=timezone.now()
+    )
+    override.save()
+    return override

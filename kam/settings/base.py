@@ -98,6 +98,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# The API's throttle counters live in this cache: Redis in production (CACHE_URL), so that
+# every web process counts together; local memory on a laptop.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # --- KAM ---------------------------------------------------------------------------------------
 KAM_BASE_CURRENCY = env("KAM_BASE_CURRENCY", default="EUR")
 KAM_RECOMPUTE_CHUNK_SIZE = env.int("KAM_RECOMPUTE_CHUNK_SIZE", default=1000)
@@ -124,18 +128,45 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "kam.api_schema.KamAutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    "DEFAULT_PAGINATION_CLASS": "kam.api_common.KamPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "kam.api_common.kam_exception_handler",
+    # Counted in the default cache (CACHE_URL; Redis in production) so every process shares them.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("KAM_API_THROTTLE_ANON", default="60/minute"),
+        "user": env("KAM_API_THROTTLE_USER", default="1200/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "KAM API",
     "DESCRIPTION": "Key account management: accounts, transactions, relationships, classification.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "accounts.models.Level",
+        "KamModelEnum": "classification.models.KamModel",
+        "AccountStatusEnum": "accounts.models.AccountStatus",
+        "NeedStatusEnum": "relationships.models.CustomerNeedStatus",
+        "PlanStatusEnum": "relationships.models.AccountPlanStatus",
+        "PlanObjectiveStatusEnum": "relationships.models.PlanObjectiveStatus",
+        "PlanActionStatusEnum": "relationships.models.PlanActionStatus",
+        "ServiceCaseStatusEnum": "relationships.models.ServiceCaseStatus",
+        "RunStatusEnum": "classification.models.RunStatus",
+        "TransactionKindEnum": "accounts.models.TransactionKind",
+        "InteractionKindEnum": "relationships.models.InteractionKind",
+        "InvestmentKindEnum": "relationships.models.RelationshipInvestmentKind",
+    },
 }
 
 LOGGING = {

@@ -14,6 +14,7 @@ except ImproperlyConfigured as exc:
     raise ImproperlyConfigured(f"Production settings need the environment: {exc}") from exc
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters in production.")
+CACHES = {"default": env.cache("CACHE_URL", default="rediscache://127.0.0.1:6379/1")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 

@@ -1,0 +1,256 @@
+"""Serializers of the accounts API. Top-level, uniquely named (they become schema components)."""
+
+from django.db import transaction as db_transaction
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.api.selectors import customers_visible_to, managers_visible_to
+from accounts.models import (
+    Account,
+    AccountManager,
+    AccountTeamMember,
+    Contact,
+    Customer,
+    ExchangeRate,
+    ProductLine,
+    Transaction,
+)
+from accounts.selectors import accounts_visible_to
+from accounts.services import transaction_convert, transaction_create
+from classification.models import KamModel
+from kam.api_common import ScopedPrimaryKeyRelatedField
+
+TIMESTAMPS = ("created_at", "updated_at")
+
+
+class CleanModelSerializer(serializers.ModelSerializer):
+    """Saves through the model's own validation (`full_clean`), so the API keeps the same rules
+    as the admin; used for plain reference data that has no service of its own."""
+
+    def create(self, validated_data):
+        instance = self.Meta.model(**validated_data)
+        instance.full_clean()
+        instance.save()
+        return instance
+
+    def update(self, instance, validated_data):
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.full_clean()
+        instance.save(update_fields=[*validated_data, "updated_at"])
+        return instance
+
+
+class CustomerApiSerializer(CleanModelSerializer):
+    parent = ScopedPrimaryKeyRelatedField(
+        scope=customers_visible_to, allow_null=True, required=False
+    )
+
+    class Meta:
+        model = Customer
+        fields = (
+            "id",
+            "name",
+            "legal_name",
+            "industry",
+            "country",
+            "employees",
+            "website",
+            "parent",
+            *TIMESTAMPS,
+        )
+        read_only_fields = ("id", *TIMESTAMPS)
+
+
+class ContactApiSerializer(CleanModelSerializer):
+    customer = ScopedPrimaryKeyRelatedField(scope=customers_visible_to)
+
+    class Meta:
+        model = Contact
+        fields = (
+            "id",
+            "customer",
+            "name",
+            "title",
+            "email",
+            "phone",
+            "function",
+            "seniority",
+            "is_active",
+            *TIMESTAMPS,
+        )
+        read_only_fields = ("id", *TIMESTAMPS)
+
+
+class ManagerApiSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    name = serializers.SerializerMethodField()
+    reports = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = AccountManager
+        fields = (
+            "id",
+            "username",
+            "name",
+            "level",
+            "country",
+            "region",
+            "role",
+            "reports_to",
+            "reports",
+        )
+        read_only_fields = fields
+
+    def get_name(self, manager: AccountManager) -> str:
+        return manager.user.get_full_name() or manager.user.username
+
+
+class ClassificationOverrideBriefSerializer(serializers.Serializer):
+    segment = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ModelClassificationSerializer(serializers.Serializer):
+    """An account's current result under one model; `override` is a manager's hand-set segment,
+    shown beside the computed one."""
+
+    segment = serializers.CharField(allow_null=True)
+    axes = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    flags = serializers.ListField(child=serializers.CharField())
+    override = ClassificationOverrideBriefSerializer(allow_null=True)
+
+
+class AccountClassificationSerializer(serializers.Serializer):
+    webster = ModelClassificationSerializer(allow_null=True)
+    millman_wilson = ModelClassificationSerializer(allow_null=True)
+    bensaou = ModelClassificationSerializer(allow_null=True)
+    four_s = ModelClassificationSerializer(allow_null=True)
+
+
+class AccountApiSerializer(CleanModelSerializer):
+    """An account with its current classification under the four models. The classification
+    comes from the view's context (loaded for the whole page at once), never per account."""
+
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    owner = ScopedPrimaryKeyRelatedField(scope=managers_visible_to)
+    classification = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = (
+            "id",
+            "customer",
+            "customer_name",
+            "level",
+            "country",
+            "parent",
+            "status",
+            "is_key_account",
+            "owner",
+            "opened_on",
+            "currency",
+            "wallet_estimate",
+            "classification",
+            *TIMESTAMPS,
+        )
+        # Who the account is with and where is fixed once created.
+        read_only_fields = ("id", "customer", "level", "country", "parent", *TIMESTAMPS)
+
+    @extend_schema_field(AccountClassificationSerializer)
+    def get_classification(self, account: Account) -> dict:
+        found = self.context.get("classifications", {}).get(account.pk, {})
+        return {model: found.get(model) for model in KamModel.values}
+
+
+class AccountCreateApiSerializer(CleanModelSerializer):
+    customer = ScopedPrimaryKeyRelatedField(scope=customers_visible_to)
+    parent = ScopedPrimaryKeyRelatedField(
+        scope=accounts_visible_to, allow_null=True, required=False
+    )
+    owner = ScopedPrimaryKeyRelatedField(scope=managers_visible_to)
+
+    class Meta:
+        model = Account
+        fields = (
+            "customer",
+            "level",
+            "country",
+            "parent",
+            "status",
+            "is_key_account",
+            "owner",
+            "opened_on",
+            "currency",
+            "wallet_estimate",
+        )
+
+
+class TeamMemberApiSerializer(CleanModelSerializer):
+    account = ScopedPrimaryKeyRelatedField(scope=accounts_visible_to)
+    manager = ScopedPrimaryKeyRelatedField(scope=managers_visible_to)
+
+    class Meta:
+        model = AccountTeamMember
+        fields = ("id", "account", "manager", "role", "start_date", "end_date", *TIMESTAMPS)
+        read_only_fields = ("id", *TIMESTAMPS)
+        validators = []  # the model's unique constraint is checked by full_clean on save
+
+
+class ProductLineApiSerializer(CleanModelSerializer):
+    class Meta:
+        model = ProductLine
+        fields = ("id", "code", "name", "is_active", *TIMESTAMPS)
+        read_only_fields = ("id", *TIMESTAMPS)
+
+
+class ExchangeRateApiSerializer(CleanModelSerializer):
+    class Meta:
+        model = ExchangeRate
+        fields = ("id", "currency", "valid_from", "rate", *TIMESTAMPS)
+        read_only_fields = ("id", *TIMESTAMPS)
+        validators = []
+
+
+class TransactionApiSerializer(serializers.ModelSerializer):
+    """`amount` (quantity x unit price) and `amount_base` (at the day's rate) are computed."""
+
+    account = ScopedPrimaryKeyRelatedField(scope=accounts_visible_to)
+
+    class Meta:
+        model = Transaction
+        fields = (
+            "id",
+            "account",
+            "kind",
+            "date",
+            "product_line",
+            "product_code",
+            "description",
+            "quantity",
+            "unit_price",
+            "unit_cost",
+            "amount",
+            "currency",
+            "amount_base",
+            "order_reference",
+            "source_system",
+            "external_reference",
+            *TIMESTAMPS,
+        )
+        read_only_fields = ("id", "amount", "amount_base", *TIMESTAMPS)
+        validators = []  # the conditional unique constraint is checked by the model
+
+    def create(self, validated_data):
+        return transaction_create(**validated_data)
+
+    @db_transaction.atomic
+    def update(self, instance, validated_data):
+        """An admin's correction: amounts are recomputed and converted again."""
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.amount = Transaction.compute_amount(instance.quantity, instance.unit_price)
+        instance.full_clean(exclude=["amount_base"])
+        transaction_convert(txn=instance)
+        instance.save()
+        return instance

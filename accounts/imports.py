@@ -1,0 +1,713 @@
+"""Bulk import of transactions: validate every row, then write all of them or none.
+
+Decisions (see also the API view in `accounts/api/imports.py`):
+
+- All-or-nothing. Any bad row rejects the whole import; the report lists every bad row (row number,
+  field, message), capped at `MAX_REPORTED_ERRORS` entries with the full count in `error_count`, so
+  a bad 1,000,000-row file does not produce a 100 MB answer.
+- Row numbers. JSON rows are numbered from 1. A CSV row is reported by its row in the file counting
+  the header as row 1, so the first data row is 2: this is the line number in a text editor and the
+  row number in a spreadsheet (they differ only after a cell containing a line break, where we count
+  records, as the spreadsheet does). Errors about the file itself (encoding, a missing or unknown
+  column) have `row` None.
+- Idempotent by (source_system, external_reference). A reference already in the database is
+  reported as already present (count and row numbers, capped) and is not written again, so a
+  re-sent file creates nothing. `external_reference` is therefore required on every row.
+- Visibility. An account the caller cannot see is reported exactly like one that does not exist
+  ("Unknown account 123").
+- CSV injection. Text starting with = + - @ tab or carriage return is rejected, not escaped: the
+  value would otherwise reach spreadsheets through every export, and the sender can fix it.
+- Unknown columns are rejected (a misspelt optional column would silently lose its data).
+- Memory stays flat: validated rows go to a temporary file as CSV as soon as they are checked
+  (spooling stops at the first error; validation goes on to count every error). Only the map of
+  the file's external references (for the duplicate check) grows with the file, about 100 bytes a
+  row. On PostgreSQL, in one transaction, the file is COPYed into a temporary table, the rows
+  already present are found with one join, and the rest are written with one
+  INSERT ... SELECT ... ON CONFLICT DO NOTHING (so a concurrent import of the same references
+  cannot duplicate them). Elsewhere (SQLite) presence is checked in batches of 5000 references and
+  the rows are written with bulk_create(batch_size=5000, ignore_conflicts=True).
+- Bulk writes send no signals (neither does bulk_create): an audit trail must record imports
+  explicitly.
+"""
+
+import codecs
+import csv
+import io
+import re
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import IO, Any
+
+from django.db import connection, transaction
+
+from accounts.currency import MissingRateError, RateBook
+from accounts.models import AMOUNT_TOLERANCE, ProductLine, Transaction, TransactionKind
+from accounts.selectors import accounts_visible_to
+from kam.admin_csv import FORMULA_TRIGGERS
+
+MAX_IMPORT_FILE_SIZE = 200 * 1024 * 1024  # bytes; a larger upload answers 413
+MAX_REPORTED_ERRORS = 1000
+MAX_REPORTED_PRESENT_ROWS = 1000
+MAX_LINE_LENGTH = 1024 * 1024  # characters; protects memory from a file without line breaks
+PRESENCE_BATCH_SIZE = 5000  # references checked against the database per query
+BULK_BATCH_SIZE = 5000
+
+REQUIRED_COLUMNS = (
+    "account",
+    "kind",
+    "date",
+    "quantity",
+    "unit_price",
+    "currency",
+    "external_reference",
+)
+OPTIONAL_COLUMNS = (
+    "product_line",
+    "product_code",
+    "description",
+    "unit_cost",
+    "order_reference",
+    "amount",
+)
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+TEXT_COLUMNS = ("product_code", "description", "order_reference", "external_reference")
+TEXT_LIMITS = {name: Transaction._meta.get_field(name).max_length for name in TEXT_COLUMNS}
+SOURCE_SYSTEM_LIMIT = Transaction._meta.get_field("source_system").max_length
+KINDS = frozenset(TransactionKind.values)
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+CENT = Decimal("0.01")
+
+INJECTION_MESSAGE = (
+    "Text may not start with =, +, -, @, a tab or a carriage return: spreadsheets run it as a "
+    "formula (CSV injection)."
+)
+
+# The order of the columns in the spooled CSV, the temporary table and the INSERT.
+SPOOL_COLUMNS = (
+    "row",
+    "account_id",
+    "kind",
+    "date",
+    "product_line_id",
+    "product_code",
+    "description",
+    "quantity",
+    "unit_price",
+    "unit_cost",
+    "amount",
+    "currency",
+    "amount_base",
+    "order_reference",
+    "external_reference",
+)
+
+
+class ImportFileError(Exception):
+    """The source itself is unreadable (encoding, CSV syntax): one file-level error, no rows."""
+
+    def __init__(self, message: str, *, row: int | None = None, field: str = "file") -> None:
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int | None  # None: the error is about the file, not one row
+    field: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    source_system: str
+    total_rows: int = 0
+    created: int = 0
+    already_present: int = 0
+    already_present_rows: list[int] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def add_error(self, row: int | None, field_name: str, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(row, field_name, message))
+
+
+class NumberedRow(dict):
+    """A row that carries its number in the source (the CSV row), used in error messages."""
+
+    __slots__ = ("number",)
+
+    def __init__(self, number: int, values: Iterable[tuple[str, str]]) -> None:
+        super().__init__(values)
+        self.number = number
+
+
+# --- Parsing ----------------------------------------------------------------------------------
+
+
+def _first_bad_utf8_byte(raw: IO[bytes]) -> tuple[int, int] | None:
+    """(offset, byte) of the first byte that is not valid UTF-8, scanning from the start."""
+    try:
+        raw.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    while True:
+        chunk = raw.read(1024 * 1024)
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            position = offset - pending + exc.start
+            bad = (exc.object[exc.start : exc.start + 1] or b"\x00")[0]
+            return position, bad
+        if not chunk:
+            return None
+        offset += len(chunk)
+
+
+class CsvRows:
+    """The data rows of an uploaded CSV file, read as a stream (never the whole file at once).
+
+    UTF-8 with an optional byte-order mark. Iterating raises ImportFileError for a file that is not
+    UTF-8 or not readable as CSV. `columns` is the header, once read.
+    """
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.columns: list[str] | None = None
+
+    def _lines(self, text: io.TextIOWrapper) -> Iterator[str]:
+        while line := text.readline(MAX_LINE_LENGTH):
+            if len(line) == MAX_LINE_LENGTH and not line.endswith(("\n", "\r")):
+                raise ImportFileError(
+                    f"A line is longer than {MAX_LINE_LENGTH} characters; is this a CSV file?"
+                )
+            yield line
+
+    def __iter__(self) -> Iterator[NumberedRow]:
+        raw = getattr(self.file, "file", self.file)  # Django's UploadedFile wraps the real file
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        record = 0
+        try:
+            reader = csv.reader(self._lines(text), strict=True)
+            for cells in reader:
+                record += 1
+                if self.columns is None:
+                    header = [cell.strip().lower() for cell in cells]
+                    if not any(header):
+                        raise ImportFileError("The first row must be the header (column names).")
+                    twice = sorted({name for name in header if header.count(name) > 1})
+                    if twice:
+                        raise ImportFileError(
+                            f"Column '{twice[0]}' appears more than once in the header.",
+                            field=twice[0],
+                        )
+                    self.columns = header
+                    continue
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue  # a blank line: counted, not imported
+                if len(cells) != len(self.columns):
+                    raise ImportFileError(
+                        f"Row {record} has {len(cells)} cells but the header has "
+                        f"{len(self.columns)}.",
+                        row=record,
+                        field="row",
+                    )
+                yield NumberedRow(record, zip(self.columns, cells, strict=True))
+        except UnicodeDecodeError:
+            where = _first_bad_utf8_byte(raw)
+            detail = f" (byte 0x{where[1]:02x} at position {where[0]})" if where else ""
+            raise ImportFileError(
+                f"The file is not UTF-8 text{detail}. Save it as CSV UTF-8 and send it again."
+            ) from None
+        except csv.Error as exc:
+            raise ImportFileError(
+                f"Row {record + 1} is not valid CSV: {exc}.", row=record + 1, field="row"
+            ) from None
+        finally:
+            text.detach()  # leave the uploaded file open for its owner to close
+        if self.columns is None:
+            raise ImportFileError("The file is empty: expected a header row and data rows.")
+
+
+def parse_csv(file: IO[bytes]) -> CsvRows:
+    """The rows of a CSV upload (binary file object), streamed. See `CsvRows`."""
+    return CsvRows(file)
+
+
+def parse_json_rows(data: Any) -> list[Mapping[str, Any]]:
+    """Check that a parsed JSON body is a list of objects; raise ImportFileError otherwise."""
+    if not isinstance(data, list):
+        raise ImportFileError("Expected a JSON array of row objects.", field="non_field_errors")
+    for index, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            raise ImportFileError(
+                f"Row {index} is not a JSON object.", row=index, field="non_field_errors"
+            )
+    return data
+
+
+# --- Validation -------------------------------------------------------------------------------
+
+
+class _Bad(Exception):
+    pass
+
+
+def _decimal(text: str, *, places: int, digits: int, positive: bool = False) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _Bad(f"'{text}' is not a number.") from None
+    if not value.is_finite():
+        raise _Bad(f"'{text}' is not a number.")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        value_normalised = value.normalize()
+        exponent = value_normalised.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -places:
+            raise _Bad(f"At most {places} decimal places.")
+    if positive and value <= 0:
+        raise _Bad("Must be greater than zero; use a return or credit note.")
+    if value < 0:
+        raise _Bad("May not be negative.")
+    if abs(value) >= Decimal(10) ** (digits - places):
+        raise _Bad(f"Too large: at most {digits - places} digits before the decimal point.")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """The cell as stripped text; None when absent or empty. JSON numbers become their text."""
+    if type(value) is str:  # the common case first: every CSV cell
+        return value.strip(" ") or None
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _Bad("Expected text or a number, not true/false.")
+    if isinstance(value, int | float | Decimal):
+        value = str(value)
+    if not isinstance(value, str):
+        raise _Bad("Expected text or a number.")
+    value = value.strip(" ")
+    return value or None
+
+
+def _check_text(name: str, value: str) -> None:
+    if "\x00" in value:
+        raise _Bad("Text may not contain NUL characters.")
+    if value.startswith(FORMULA_TRIGGERS):
+        raise _Bad(INJECTION_MESSAGE)
+    if len(value) > TEXT_LIMITS[name]:
+        raise _Bad(f"At most {TEXT_LIMITS[name]} characters (this has {len(value)}).")
+
+
+@dataclass
+class _Context:
+    """Everything a row is checked against, loaded once per import."""
+
+    account_ids: set[int]
+    product_lines: dict[str, int]
+    rates: RateBook
+    source_system: str
+    seen_references: dict[str, int] = field(default_factory=dict)
+    missing_columns: set[str] = field(default_factory=set)
+    unknown_columns: set[str] = field(default_factory=set)
+
+
+def _check_columns(report: ImportReport, ctx: _Context, columns: Iterable[str]) -> None:
+    columns = set(columns)
+    for name in REQUIRED_COLUMNS:
+        if name not in columns and name not in ctx.missing_columns:
+            ctx.missing_columns.add(name)
+            report.add_error(None, name, f"Missing column '{name}'.")
+    for name in sorted(columns - set(COLUMNS)):
+        if name not in ctx.unknown_columns:
+            ctx.unknown_columns.add(name)
+            report.add_error(
+                None, name, f"Unknown column '{name}'. Expected: {', '.join(COLUMNS)}."
+            )
+
+
+def _parse_account(text: str, ctx: _Context) -> int:
+    account_id = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+    if account_id is None or account_id not in ctx.account_ids:
+        raise _Bad(f"Unknown account {text}.")  # the same words whether missing or invisible
+    return account_id
+
+
+def _parse_kind(text: str, ctx: _Context) -> str:
+    if text not in KINDS:
+        raise _Bad(f"Unknown kind '{text}'. Expected one of: {', '.join(TransactionKind)}.")
+    return text
+
+
+def _parse_date(text: str, ctx: _Context) -> date:
+    try:
+        if not DATE_RE.match(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _Bad(f"'{text}' is not a date in the form YYYY-MM-DD.") from None
+
+
+def _parse_currency(text: str, ctx: _Context) -> str:
+    if not CURRENCY_RE.match(text):
+        raise _Bad(f"'{text}' is not an ISO 4217 currency code in capitals, e.g. EUR.")
+    return text
+
+
+def _parse_product_line(text: str, ctx: _Context) -> int:
+    if text not in ctx.product_lines:
+        raise _Bad(f"Unknown product line '{text}'.")
+    return ctx.product_lines[text]
+
+
+def _text_parser(name: str):
+    def parse(text: str, ctx: _Context) -> str:
+        _check_text(name, text)
+        return text
+
+    return parse
+
+
+def _decimal_parser(*, places: int, digits: int, positive: bool = False):
+    def parse(text: str, ctx: _Context) -> Decimal:
+        return _decimal(text, places=places, digits=digits, positive=positive)
+
+    return parse
+
+
+PARSERS = {
+    "account": _parse_account,
+    "kind": _parse_kind,
+    "date": _parse_date,
+    "quantity": _decimal_parser(places=3, digits=14, positive=True),
+    "unit_price": _decimal_parser(places=4, digits=16),
+    "currency": _parse_currency,
+    "external_reference": _text_parser("external_reference"),
+    "product_line": _parse_product_line,
+    "product_code": _text_parser("product_code"),
+    "description": _text_parser("description"),
+    "unit_cost": _decimal_parser(places=4, digits=16),
+    "order_reference": _text_parser("order_reference"),
+    "amount": _decimal_parser(places=2, digits=18),
+}
+REQUIRED = frozenset(REQUIRED_COLUMNS)
+
+
+def _validate_row(
+    number: int, row: Mapping[str, Any], ctx: _Context, report: ImportReport
+) -> tuple | None:
+    """The row as a tuple in SPOOL_COLUMNS order, or None after reporting its errors."""
+    errors_before = report.error_count
+    parsed: dict[str, Any] = {}
+    for name, parse in PARSERS.items():
+        value = None
+        try:
+            text = _text(row.get(name))
+            if text is not None:
+                value = parse(text, ctx)
+            elif name in REQUIRED and name in row:
+                report.add_error(number, name, "This field is required.")
+        except _Bad as exc:
+            report.add_error(number, name, str(exc))
+        parsed[name] = value
+
+    account_id, kind, on = parsed["account"], parsed["kind"], parsed["date"]
+    quantity, unit_price, currency = parsed["quantity"], parsed["unit_price"], parsed["currency"]
+    unit_cost, given_amount = parsed["unit_cost"], parsed["amount"]
+    product_line_id = parsed["product_line"]
+    texts = {name: parsed[name] or "" for name in TEXT_COLUMNS}
+
+    reference = texts["external_reference"]
+    if reference:
+        first = ctx.seen_references.setdefault(reference, number)
+        if first != number:
+            report.add_error(
+                number,
+                "external_reference",
+                f"Duplicate external reference '{reference}' (first in row {first}).",
+            )
+
+    amount = amount_base = None
+    if quantity is not None and unit_price is not None:
+        exact = quantity * unit_price
+        if given_amount is not None:
+            if abs(given_amount - exact) > AMOUNT_TOLERANCE:
+                expected = Transaction.compute_amount(quantity, unit_price)
+                report.add_error(
+                    number, "amount", f"Amount must equal quantity x unit price ({expected})."
+                )
+            amount = given_amount
+        else:
+            amount = Transaction.compute_amount(quantity, unit_price)
+            if amount >= Decimal(10) ** 16:
+                report.add_error(number, "amount", "Quantity x unit price is too large.")
+    if currency is not None and on is not None:
+        try:
+            rate = ctx.rates.rate(currency, on)
+        except MissingRateError as exc:
+            report.add_error(number, "currency", str(exc))
+        else:
+            if amount is not None:
+                amount_base = (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+                if amount_base >= Decimal(10) ** 16:
+                    report.add_error(number, "amount", "The amount in base currency is too large.")
+
+    if report.error_count != errors_before:
+        return None
+    return (
+        number,
+        account_id,
+        kind,
+        on,
+        product_line_id,
+        texts["product_code"],
+        texts["description"],
+        quantity,
+        unit_price,
+        unit_cost,
+        amount,
+        currency,
+        amount_base,
+        texts["order_reference"],
+        reference,
+    )
+
+
+# --- Writing ----------------------------------------------------------------------------------
+
+
+def _existing_references(source_system: str, references: list[str]) -> set[str]:
+    # `<> ''` repeats the unique index's condition: PostgreSQL cannot infer it from a long IN
+    # list, and without it every batch would scan the whole table.
+    return set(
+        Transaction.objects.filter(source_system=source_system, external_reference__in=references)
+        .exclude(external_reference="")
+        .values_list("external_reference", flat=True)
+    )
+
+
+class _Spool:
+    """Validated rows, written as CSV to a temporary file in batches after the presence check."""
+
+    def __init__(self, report: ImportReport, *, check_presence: bool) -> None:
+        self.report = report
+        # PostgreSQL checks presence once, joining the COPYed rows; elsewhere batch by batch.
+        self.check_presence = check_presence
+        self.file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
+        # CRLF line ends make the csv module quote a lone CR in a value, as COPY needs.
+        self.writer = csv.writer(self.file, lineterminator="\r\n")
+        self.batch: list[tuple] = []
+        self.count = 0
+
+    def add(self, row: tuple) -> None:
+        self.batch.append(row)
+        if len(self.batch) >= PRESENCE_BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        present = (
+            _existing_references(self.report.source_system, [r[-1] for r in self.batch])
+            if self.check_presence
+            else set()
+        )
+        for row in self.batch:
+            if row[-1] in present:
+                self.report.already_present += 1
+                if len(self.report.already_present_rows) < MAX_REPORTED_PRESENT_ROWS:
+                    self.report.already_present_rows.append(row[0])
+            else:
+                self.writer.writerow(row)
+                self.count += 1
+        self.batch.clear()
+
+    def discard(self) -> None:
+        """After the first error nothing will be written: stop spooling, keep validating."""
+        self.batch.clear()
+        self.file.close()
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+
+
+def _insert_postgresql(spool: _Spool, source_system: str) -> int:
+    table = f"kam_import_{uuid.uuid4().hex}"
+    target = Transaction._meta.db_table
+    column_sql = (
+        "row integer, account_id bigint, kind text, date date, product_line_id bigint, "
+        "product_code text, description text, quantity numeric, unit_price numeric, "
+        "unit_cost numeric, amount numeric, currency text, amount_base numeric, "
+        "order_reference text, external_reference text"
+    )
+    insert_columns = (
+        "created_at, updated_at, source_system, account_id, kind, date, product_line_id, "
+        "product_code, description, quantity, unit_price, unit_cost, amount, currency, "
+        "amount_base, order_reference, external_reference"
+    )
+    # Empty text arrives as NULL in COPY's CSV format; the target's text columns are NOT NULL.
+    select = (
+        "now(), now(), %s, account_id, kind, date, product_line_id, "
+        "coalesce(product_code, ''), coalesce(description, ''), quantity, unit_price, "
+        "unit_cost, amount, currency, amount_base, coalesce(order_reference, ''), "
+        "external_reference"
+    )
+    spool.file.seek(0)
+    # Table names are generated here, never taken from input.
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} ({column_sql}) ON COMMIT DROP")
+        copy_sql = f"COPY {table} ({', '.join(SPOOL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+        raw = cursor.cursor
+        if hasattr(raw, "copy_expert"):  # psycopg2
+            raw.copy_expert(copy_sql, spool.file, size=1024 * 1024)
+        else:  # psycopg 3
+            with raw.copy(copy_sql) as copy:
+                while data := spool.file.read(1024 * 1024):
+                    copy.write(data)
+        cursor.execute(f"ANALYZE {table}")  # temporary tables get no statistics otherwise
+        present = (
+            f"SELECT t.row FROM {table} t WHERE EXISTS (SELECT 1 FROM {target} x "  # noqa: S608
+            "WHERE x.source_system = %s AND x.external_reference = t.external_reference "
+            "AND x.external_reference <> '')"
+        )
+        cursor.execute(f"SELECT count(*) FROM ({present}) p", [source_system])  # noqa: S608
+        spool.report.already_present = cursor.fetchone()[0]
+        if spool.report.already_present:
+            cursor.execute(
+                f"{present} ORDER BY t.row LIMIT {MAX_REPORTED_PRESENT_ROWS}", [source_system]
+            )
+            spool.report.already_present_rows = [r[0] for r in cursor.fetchall()]
+        cursor.execute(
+            f"INSERT INTO {target} ({insert_columns}) "  # noqa: S608 - names generated above
+            f"SELECT {select} FROM {table} ORDER BY row ON CONFLICT DO NOTHING",
+            [source_system],
+        )
+        created = cursor.rowcount
+        cursor.execute(f"DROP TABLE {table}")
+    return created
+
+
+def _insert_generic(spool: _Spool, source_system: str) -> int:
+    spool.file.seek(0)
+    before = Transaction.objects.filter(source_system=source_system).count()
+
+    def decimal_or_none(text: str) -> Decimal | None:
+        return Decimal(text) if text else None
+
+    batch: list[Transaction] = []
+    for cells in csv.reader(spool.file):
+        (_, account_id, kind, on, product_line_id, product_code, description, quantity,
+         unit_price, unit_cost, amount, currency, amount_base, order_reference,
+         reference) = cells  # fmt: skip
+        batch.append(
+            Transaction(
+                account_id=int(account_id),
+                kind=kind,
+                date=date.fromisoformat(on),
+                product_line_id=int(product_line_id) if product_line_id else None,
+                product_code=product_code,
+                description=description,
+                quantity=Decimal(quantity),
+                unit_price=Decimal(unit_price),
+                unit_cost=decimal_or_none(unit_cost),
+                amount=Decimal(amount),
+                currency=currency,
+                amount_base=Decimal(amount_base),
+                order_reference=order_reference,
+                source_system=source_system,
+                external_reference=reference,
+            )
+        )
+        if len(batch) >= BULK_BATCH_SIZE:
+            Transaction.objects.bulk_create(batch, ignore_conflicts=True)
+            batch.clear()
+    if batch:
+        Transaction.objects.bulk_create(batch, ignore_conflicts=True)
+    return Transaction.objects.filter(source_system=source_system).count() - before
+
+
+# --- The service ------------------------------------------------------------------------------
+
+
+def transactions_import(
+    *, user, rows: Iterable[Mapping[str, Any]], source_system: str = "import"
+) -> ImportReport:
+    """Validate every row; if all are good, write the new ones in one transaction.
+
+    `rows` are mappings of column name to text (JSON numbers are accepted too). A row's number is
+    its `number` attribute when it has one (CSV rows from `parse_csv`), else its 1-based position.
+    Returns the report; `report.ok` is False when the import was rejected and nothing was written.
+    """
+    report = ImportReport(source_system=(source_system or "").strip(" "))
+    if not report.source_system:
+        report.add_error(None, "source_system", "This field is required.")
+    elif len(report.source_system) > SOURCE_SYSTEM_LIMIT:
+        report.add_error(None, "source_system", f"At most {SOURCE_SYSTEM_LIMIT} characters.")
+    elif report.source_system.startswith(FORMULA_TRIGGERS):
+        report.add_error(None, "source_system", INJECTION_MESSAGE)
+
+    ctx = _Context(
+        account_ids=set(accounts_visible_to(user).values_list("pk", flat=True)),
+        product_lines=dict(ProductLine.objects.values_list("code", "id")),
+        rates=RateBook.load(),
+        source_system=report.source_system,
+    )
+    spool = _Spool(report, check_presence=connection.vendor != "postgresql")
+    try:
+        try:
+            for index, row in enumerate(rows, start=1):
+                number = getattr(row, "number", index)
+                report.total_rows += 1
+                if index == 1 or not isinstance(row, NumberedRow):
+                    # CSV rows share the header; JSON objects may differ from row to row.
+                    _check_columns(report, ctx, row.keys())
+                validated = _validate_row(number, row, ctx, report)
+                if report.ok and validated is not None:
+                    spool.add(validated)
+                elif not spool.file.closed:
+                    spool.discard()
+            if getattr(rows, "columns", None) is not None:
+                _check_columns(report, ctx, rows.columns)  # a header without data rows
+        except ImportFileError as exc:
+            # An unreadable file is one clear error; the row errors found so far would mislead.
+            report.errors.clear()
+            report.error_count = 0
+            report.already_present = 0
+            report.already_present_rows.clear()
+            report.add_error(exc.row, exc.field, exc.message)
+        if not report.ok:
+            report.already_present = 0
+            report.already_present_rows.clear()
+            return report
+        spool.flush()
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                report.created = _insert_postgresql(spool, report.source_system)
+            else:
+                report.created = _insert_generic(spool, report.source_system)
+        # A concurrent import may have written some of the same references in the meantime.
+        report.already_present = (
+            spool.count
+            - report.created
+            + (0 if connection.vendor == "postgresql" else report.already_present)
+        )
+        return report
+    finally:
+        spool.close()
