@@ -9,7 +9,14 @@ from django.db.models import IntegerField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from accounts.models import Account, AccountManager, AccountTeamMember, Contact, Level
+from accounts.models import (
+    Account,
+    AccountManager,
+    AccountTeamMember,
+    Contact,
+    Customer,
+    Level,
+)
 
 NOTHING = Q(pk__in=[])
 
@@ -94,3 +101,45 @@ def contacts_visible_to(user) -> QuerySet[Contact]:
     if getattr(user, "is_superuser", False):
         return contacts
     return contacts.filter(customer_id__in=accounts_visible_to(user).values("customer_id"))
+
+
+def customers_visible_to(user) -> QuerySet[Customer]:
+    """Customers the user has a visible account with (every customer for an admin)."""
+    if getattr(user, "is_superuser", False):
+        return Customer.objects.all()
+    return Customer.objects.filter(pk__in=accounts_visible_to(user).values("customer_id"))
+
+
+def managers_visible_to(user) -> QuerySet[AccountManager]:
+    """The managers whose portfolios the user sees, plus the owners and current team members of
+    the accounts the user sees: the people they work with. Everyone for an admin."""
+    seen = managers_seen_by(user)
+    managers = AccountManager.objects.all()
+    if seen is None:
+        return managers
+    if isinstance(seen, list) and not seen:
+        return managers.none()
+    visible = accounts_visible_to(user).values("pk")
+    today = timezone.localdate()
+    teamed = AccountTeamMember.objects.filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today),
+        account_id__in=visible,
+        start_date__lte=today,
+    ).values("manager_id")
+    owners = accounts_visible_to(user).values("owner_id")
+    return managers.filter(Q(pk__in=seen) | Q(pk__in=owners) | Q(pk__in=teamed))
+
+
+def manager_leads_account_owner(user, owner_id: int | None) -> bool:
+    """True for an admin, or a sales lead whose subtree holds `owner_id` (None: nobody yet)."""
+    if getattr(user, "is_superuser", False):
+        return True
+    try:
+        manager = user.manager
+    except (AccountManager.DoesNotExist, AttributeError):
+        return False
+    if not manager.is_sales_lead:
+        return False
+    if owner_id is None:
+        return True
+    return AccountManager.objects.filter(pk=owner_id, pk__in=manager_subtree(manager)).exists()

@@ -4,7 +4,6 @@ from django.db import transaction as db_transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.selectors import customers_visible_to, managers_visible_to
 from accounts.models import (
     Account,
     AccountManager,
@@ -15,7 +14,7 @@ from accounts.models import (
     ProductLine,
     Transaction,
 )
-from accounts.selectors import accounts_visible_to
+from accounts.selectors import accounts_visible_to, customers_visible_to, managers_visible_to
 from accounts.services import transaction_convert, transaction_create
 from classification.models import KamModel
 from kam.api_common import ScopedPrimaryKeyRelatedField

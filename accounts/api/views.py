@@ -10,11 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import filters
-from accounts.api.selectors import (
-    customers_visible_to,
-    manager_leads_account_owner,
-    managers_visible_to,
-)
 from accounts.api.serializers import (
     AccountApiSerializer,
     AccountCreateApiSerializer,
@@ -33,7 +28,14 @@ from accounts.models import (
     ProductLine,
     Transaction,
 )
-from accounts.selectors import accounts_visible_to, contacts_visible_to, visible_through_account
+from accounts.selectors import (
+    accounts_visible_to,
+    contacts_visible_to,
+    customers_visible_to,
+    manager_leads_account_owner,
+    managers_visible_to,
+    visible_through_account,
+)
 from classification.selectors import current_classifications
 from kam.api_common import (
     IsAdminForCorrections,

@@ -2,8 +2,12 @@
 
 from rest_framework import serializers
 
-from accounts.api.selectors import managers_visible_to
-from accounts.selectors import accounts_visible_to, contacts_visible_to, visible_through_account
+from accounts.selectors import (
+    accounts_visible_to,
+    contacts_visible_to,
+    managers_visible_to,
+    visible_through_account,
+)
 from kam.api_common import ScopedPrimaryKeyRelatedField
 from relationships import services
 from relationships.models import (
