@@ -114,3 +114,23 @@ class InteractionForm(forms.Form):
         if value > timezone.now() + dt.timedelta(hours=1):
             raise forms.ValidationError("An interaction cannot be in the future.")
         return value
+
+
+class MatrixFilterForm(forms.Form):
+    level = forms.ChoiceField(label="Level", required=False)
+    owner = forms.ModelChoiceField(label="Owner", required=False, queryset=None)
+
+    def __init__(self, *args, owners=None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["level"].choices = [("", "All levels"), *Level.choices]
+        if owners is None:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].queryset = owners
+            self.fields["owner"].empty_label = "All owners"
+
+    def filters(self) -> dict:
+        if self.is_valid():
+            return self.cleaned_data
+        return {k: v for k, v in self.cleaned_data.items() if k not in self.errors}

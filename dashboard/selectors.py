@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
+    Count,
     DecimalField,
     Exists,
     OuterRef,
@@ -170,3 +171,244 @@ def account_revenue_by_month(
 def account_current_results(*, account: Account) -> QuerySet[ClassificationResult]:
     """The current result of each model for one (already visible) account, with its explanation."""
     return account_result_history(account_id=account.pk).filter(is_current=True)
+
+
+# --- classification matrices ------------------------------------------------------------------
+
+MATRIX_AXES: dict[str, tuple[str, str]] = {
+    "four_s": ("a", "b"),
+    "bensaou": ("buyer", "supplier"),
+    "millman_wilson": ("x", "y"),
+}
+
+
+def matrix_points(
+    *, user, model: str, level: str = "", owner: AccountManager | None = None
+) -> list[dict]:
+    """The current result of every visible account under `model`, with its customer's name.
+
+    One query whatever the portfolio size.
+    """
+    accounts = accounts_visible_to(user)
+    if level:
+        accounts = accounts.filter(level=level)
+    if owner is not None:
+        accounts = accounts.filter(owner=owner)
+    rows = (
+        ClassificationResult.objects.filter(
+            model=model, is_current=True, account_id__in=accounts.values("pk")
+        )
+        .order_by("account__customer__name", "account_id")
+        .values_list(
+            "account_id",
+            "segment",
+            "axes",
+            "flags",
+            "account__customer__name",
+            "account__level",
+            "account__country",
+        )
+    )
+    return [
+        {
+            "account_id": account_id,
+            "segment": segment,
+            "axes": axes or {},
+            "flags": flags or [],
+            "name": name,
+            "level": acc_level,
+            "country": country,
+        }
+        for account_id, segment, axes, flags, name, acc_level, country in rows
+    ]
+
+
+def model_parameters(*, model: str) -> dict:
+    """The active parameters of a model merged over its defaults (one query)."""
+    from classification.models import ParameterSet
+    from classification.scoring.params import ParameterError, validate_params
+
+    active = (
+        ParameterSet.objects.filter(model=model, is_active=True)
+        .values_list("parameters", flat=True)
+        .first()
+    )
+    try:
+        return validate_params(model, active or {})
+    except ParameterError:
+        return validate_params(model, None)
+
+
+# --- team view --------------------------------------------------------------------------------
+
+
+def team_overview(*, user, reference_date: dt.date | None = None) -> list[dict]:
+    """Per manager the user oversees: visible accounts owned, revenue 12 months, 4S segment mix.
+
+    Four aggregate queries whatever the team size (managers, counts, revenue, segments).
+    """
+    from accounts.selectors import managers_visible_to
+
+    today = reference_date or timezone.localdate()
+    start = metric_windows(today).start_12m
+    visible = accounts_visible_to(user)
+    managers = list(
+        managers_visible_to(user).select_related("user").order_by("level", "user__last_name")
+    )
+    counts = dict(
+        visible.order_by().values("owner_id").annotate(n=Count("pk")).values_list("owner_id", "n")
+    )
+    revenue = dict(
+        Transaction.objects.filter(
+            account_id__in=visible.values("pk"), date__gt=start, date__lte=today
+        )
+        .order_by()
+        .values("account__owner_id")
+        .annotate(
+            net=Sum("amount_base", filter=Q(kind="sale"), default=ZERO)
+            - Sum("amount_base", filter=Q(kind__in=["return", "credit_note"]), default=ZERO)
+        )
+        .values_list("account__owner_id", "net")
+    )
+    mix: dict[int, dict[str, int]] = {}
+    for owner_id, segment, n in (
+        ClassificationResult.objects.filter(
+            model="four_s", is_current=True, account_id__in=visible.values("pk")
+        )
+        .order_by()
+        .values_list("account__owner_id", "segment")
+        .annotate(n=Count("pk"))
+    ):
+        mix.setdefault(owner_id, {})[segment] = n
+    return [
+        {
+            "manager": m,
+            "accounts": counts.get(m.pk, 0),
+            "revenue_12m": revenue.get(m.pk, ZERO),
+            "mix": mix.get(m.pk, {}),
+        }
+        for m in managers
+    ]
+
+
+def global_families(*, user, reference_date: dt.date | None = None) -> list[dict]:
+    """Visible global accounts with their visible national accounts side by side.
+
+    Two queries: the accounts (with revenue), then their current segments.
+    """
+    from classification.selectors import current_classifications
+
+    today = reference_date or timezone.localdate()
+    visible = accounts_visible_to(user)
+    accounts = list(
+        visible.filter(
+            Q(level="global", national_accounts__in=visible.values("pk"))
+            | Q(level="national", parent__in=visible.filter(level="global").values("pk"))
+        )
+        .distinct()
+        .select_related("customer", "owner__user")
+        .annotate(revenue_12m=_revenue_12m(today))
+        .order_by("customer__name", "level", "country")
+    )
+    segments = current_classifications(account_ids=[a.pk for a in accounts])
+    families: dict[int, dict] = {}
+    for a in accounts:
+        if a.level == "global":
+            families.setdefault(a.pk, {"global": None, "nationals": []})["global"] = a
+    for a in accounts:
+        a.segments = segments.get(a.pk, {})
+        if a.level == "national" and a.parent_id in families:
+            families[a.parent_id]["nationals"].append(a)
+    return [f for f in families.values() if f["global"] is not None and f["nationals"]]
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+ALERT_LIMIT = 8
+SEVERE = ("high", "critical")
+OPEN_CASE = ("open", "in_progress")
+
+
+def portfolio_alerts(*, user, reference_date: dt.date | None = None) -> dict:
+    """What needs attention in the visible portfolio. Four queries whatever its size.
+
+    - segment changes of the latest portfolio run (and account recomputes since),
+    - classification warnings: revenue drops (Millman-Wilson `uncoupling:growth`), uncoupling
+      (current stage uncoupling_kam), over-capacity (4S `over_capacity`),
+    - overdue plan actions per account,
+    - open high or critical service cases.
+    """
+    from classification.models import ClassificationRun, SegmentChange
+    from relationships.models import PlanAction, ServiceCase
+
+    today = reference_date or timezone.localdate()
+    visible = accounts_visible_to(user).values("pk")
+    latest_run = (
+        ClassificationRun.objects.filter(status="succeeded", scope="portfolio")
+        .order_by("-finished_at", "-pk")
+        .values("pk")[:1]
+    )
+    changes = list(
+        SegmentChange.objects.filter(account_id__in=visible, run_id__gte=Subquery(latest_run))
+        .select_related("account__customer")
+        .order_by("-run_id", "account__customer__name", "model")[: ALERT_LIMIT * 4]
+    )
+    warnings = {"revenue_drop": [], "uncoupling": [], "over_capacity": []}
+    for account_id, name, country, model, segment, flags in (
+        ClassificationResult.objects.filter(account_id__in=visible, is_current=True)
+        .filter(
+            Q(model="millman_wilson", segment="uncoupling_kam")
+            | Q(model="millman_wilson", flags__contains=["uncoupling:growth"])
+            | Q(model="four_s", flags__contains=["over_capacity"])
+        )
+        .order_by("account__customer__name")
+        .values_list(
+            "account_id", "account__customer__name", "account__country", "model", "segment", "flags"
+        )
+    ):
+        entry = {"account_id": account_id, "name": name, "country": country}
+        if model == "four_s":
+            warnings["over_capacity"].append(entry)
+            continue
+        if "uncoupling:growth" in (flags or []):
+            warnings["revenue_drop"].append(entry)
+        if segment == "uncoupling_kam":
+            warnings["uncoupling"].append(entry)
+    overdue = list(
+        PlanAction.objects.filter(
+            objective__plan__account_id__in=visible, status="open", due_on__lt=today
+        )
+        .order_by()
+        .values(
+            "objective__plan__account_id",
+            "objective__plan__account__customer__name",
+            "objective__plan__account__country",
+        )
+        .annotate(n=Count("pk"))
+        .order_by("-n", "objective__plan__account__customer__name")
+    )
+    cases = list(
+        ServiceCase.objects.filter(
+            account_id__in=visible, severity__in=SEVERE, status__in=OPEN_CASE
+        )
+        .select_related("account__customer")
+        .order_by("severity", "-opened_at")  # "critical" sorts before "high"
+    )
+    return {
+        "segment_changes": changes,
+        "revenue_drop": warnings["revenue_drop"],
+        "uncoupling": warnings["uncoupling"],
+        "over_capacity": warnings["over_capacity"],
+        "overdue": [
+            {
+                "account_id": row["objective__plan__account_id"],
+                "name": row["objective__plan__account__customer__name"],
+                "country": row["objective__plan__account__country"],
+                "count": row["n"],
+            }
+            for row in overdue
+        ],
+        "overdue_total": sum(row["n"] for row in overdue),
+        "severe_cases": cases,
+        "count": len(changes) + sum(len(v) for v in warnings.values()) + len(overdue) + len(cases),
+    }

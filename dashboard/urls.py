@@ -9,6 +9,11 @@ dashboard_patterns = [
     path("portfolio.csv", views.portfolio_csv, name="portfolio_csv"),
     path("accounts/<int:pk>/", views.account_detail, name="account"),
     path("accounts/<int:pk>/interactions/", views.interaction_create, name="interaction_create"),
+    path("accounts/<int:pk>/recompute/", views.account_recompute, name="account_recompute"),
+    path("matrices/<slug:model>/", views.matrix, name="matrix"),
+    path("team/", views.team, name="team"),
+    path("recompute/", views.portfolio_recompute, name="portfolio_recompute"),
+    path("runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
 ]
 
 urlpatterns = [

@@ -8,30 +8,37 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Account, Contact
 from accounts.selectors import accounts_visible_to, contacts_visible_to
-from classification.models import SEGMENTS, KamModel
+from classification.models import SEGMENTS, ClassificationRun, KamModel
 from classification.selectors import current_classifications
+from classification.services import recompute_account_now, run_request
 from kam.admin_csv import csv_safe
 from relationships.models import PlanAction, PlanObjective
 from relationships.selectors import portfolio_summary
+from relationships.services import interaction_create as interaction_create_service
 
 from .explain import MODEL_AXES, explanation_rows, flag_label
 from .explain import segment_name as segment_label
-from .forms import AccountFilterForm, InteractionForm
+from .forms import AccountFilterForm, InteractionForm, MatrixFilterForm
+from .matrices import matrix_chart
 from .selectors import (
     account_current_results,
     account_list,
     account_revenue_by_month,
+    global_families,
+    matrix_points,
+    model_parameters,
     owners_selectable_by,
+    portfolio_alerts,
     portfolio_countries,
+    team_overview,
 )
-from .services import interaction_log
 
 PAGE_SIZE = 25
 TRANSACTIONS_PAGE_SIZE = 15
@@ -91,6 +98,9 @@ def portfolio(request: HttpRequest) -> HttpResponse:
             "distribution": _segment_distribution(summary["segments"]),
             "query": query.urlencode(),
             "has_filters": any(v for k, v in filters.items() if k != "sort"),
+            "alerts": portfolio_alerts(user=request.user),
+            "can_run": can_run_portfolio(request.user),
+            "active_run": _active_portfolio_run() if can_run_portfolio(request.user) else None,
         },
     )
 
@@ -273,7 +283,7 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
     saved = False
     if form.is_valid():
         try:
-            interaction_log(account=account, author=request.user, **form.cleaned_data)
+            interaction_create_service(account=account, author=request.user, **form.cleaned_data)
             saved = True
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
@@ -294,3 +304,131 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
             "saved": saved,
         },
     )
+
+
+# --- classification matrices ------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def matrix(request: HttpRequest, model: str) -> HttpResponse:
+    if model not in MODELS:
+        raise Http404("Unknown model.")
+    form = MatrixFilterForm(request.GET or None, owners=owners_selectable_by(user=request.user))
+    filters = form.filters() if form.is_bound else {}
+    points = matrix_points(
+        user=request.user,
+        model=model,
+        level=filters.get("level") or "",
+        owner=filters.get("owner"),
+    )
+    chart = matrix_chart(model=model, points=points, params=model_parameters(model=model))
+    for p in points:
+        p["label"] = segment_label(p["segment"])
+    return render(
+        request,
+        "dashboard/matrix.html",
+        {
+            "model": model,
+            "model_name": dict(KamModel.choices)[model],
+            "models": KamModel.choices,
+            "form": form,
+            "chart": chart,
+            "points": points,
+            "axes": MODEL_AXES[model],
+        },
+    )
+
+
+# --- team view --------------------------------------------------------------------------------
+
+
+def can_see_team(user) -> bool:
+    if user.is_superuser:
+        return True
+    manager = getattr(user, "manager", None)
+    return manager is not None and (manager.is_sales_lead or manager.level == "global")
+
+
+@require_GET
+@login_required
+def team(request: HttpRequest) -> HttpResponse:
+    if not can_see_team(request.user):
+        return render(request, "dashboard/team_forbidden.html", status=403)
+    rows = team_overview(user=request.user)
+    for row in rows:
+        total = sum(row["mix"].values())
+        row["mix_rows"] = [
+            {
+                "segment": s,
+                "label": segment_label(s),
+                "count": row["mix"].get(s, 0),
+                "percent": round(100 * row["mix"].get(s, 0) / total) if total else 0,
+            }
+            for s in SEGMENTS["four_s"]
+        ]
+        row["classified"] = total
+    return render(
+        request,
+        "dashboard/team.html",
+        {
+            "rows": rows,
+            "families": global_families(user=request.user),
+            "currency": settings.KAM_BASE_CURRENCY,
+            "family_models": ["four_s", "millman_wilson"],
+        },
+    )
+
+
+# --- recompute --------------------------------------------------------------------------------
+
+
+def can_run_portfolio(user) -> bool:
+    if user.is_superuser:
+        return True
+    manager = getattr(user, "manager", None)
+    return manager is not None and manager.is_sales_lead
+
+
+def _active_portfolio_run() -> ClassificationRun | None:
+    return (
+        ClassificationRun.objects.filter(scope="portfolio", status__in=["queued", "running"])
+        .order_by("-pk")
+        .first()
+    )
+
+
+@require_POST
+@login_required
+def account_recompute(request: HttpRequest, pk: int) -> HttpResponse:
+    """Recompute one account now and show its new classification cards."""
+    account = _visible_account(request, pk)
+    run = recompute_account_now(account=account, requested_by=request.user)
+    if not request.htmx:
+        return redirect("dashboard:account", pk=account.pk)
+    return render(
+        request,
+        "dashboard/partials/classifications.html",
+        {"account": account, "classifications": _classifications(account), "run": run},
+    )
+
+
+@require_POST
+@login_required
+def portfolio_recompute(request: HttpRequest) -> HttpResponse:
+    """Start (or join) a recompute of the whole population; leads and admins only."""
+    if not can_run_portfolio(request.user):
+        return HttpResponse("Only sales leads and administrators can recompute.", status=403)
+    run, _ = run_request(trigger="manual", requested_by=request.user)
+    if not request.htmx:
+        return redirect("dashboard:portfolio")
+    return render(request, "dashboard/partials/run_progress.html", {"run": run})
+
+
+@require_GET
+@login_required
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    if not can_run_portfolio(request.user):
+        return HttpResponse(status=403)
+    run = get_object_or_404(ClassificationRun, pk=pk, scope="portfolio")
+    return render(request, "dashboard/partials/run_progress.html", {"run": run})

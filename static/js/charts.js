@@ -55,7 +55,200 @@
     });
   }
 
-  var BUILDERS = { revenue: revenueChart };
+  var SEGMENT_COLORS = {
+    strategic: "#059669", star: "#2563eb", status: "#d97706", streamline: "#94a3b8",
+    transactional: "#94a3b8", repeated: "#38bdf8", long_term: "#3b82f6", partnership: "#8b5cf6",
+    strategic_alliance: "#10b981", network: "#047857",
+    pre_kam: "#94a3b8", early_kam: "#38bdf8", mid_kam: "#3b82f6", partnership_kam: "#8b5cf6",
+    synergistic_kam: "#10b981", uncoupling_kam: "#ef4444",
+    market_exchange: "#94a3b8", captive_buyer: "#d97706", captive_supplier: "#0ea5e9",
+    strategic_partnership: "#10b981",
+  };
+  var BAND_FILLS = ["rgba(148,163,184,.10)", "rgba(56,189,248,.09)", "rgba(59,130,246,.08)",
+    "rgba(139,92,246,.08)", "rgba(16,185,129,.09)"];
+
+  function segColor(segment) { return SEGMENT_COLORS[segment] || "#64748b"; }
+
+  /* Cut-off lines with quadrant names (4S, Bensaou) or stage bands along the diagonal (MW). */
+  var matrixBackdrop = {
+    id: "kamMatrixBackdrop",
+    beforeDatasetsDraw: function (chart) {
+      var spec = chart.options.plugins.kamMatrixBackdrop;
+      if (!spec) return;
+      var ctx = chart.ctx, area = chart.chartArea, x = chart.scales.x, y = chart.scales.y;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(area.left, area.top, area.right - area.left, area.bottom - area.top);
+      ctx.clip();
+      ctx.font = "600 13px system-ui, -apple-system, Segoe UI, sans-serif";
+      if (spec.cutoff) {
+        var cx = x.getPixelForValue(spec.cutoff.x), cy = y.getPixelForValue(spec.cutoff.y);
+        ctx.strokeStyle = "rgba(15,23,42,.45)";
+        ctx.setLineDash([6, 5]);
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(cx, area.top); ctx.lineTo(cx, area.bottom);
+        ctx.moveTo(area.left, cy); ctx.lineTo(area.right, cy);
+        ctx.stroke();
+        ctx.setLineDash([]);
+        (spec.quadrants || []).forEach(function (q) {
+          var px = q.x_high ? area.right - 10 : area.left + 10;
+          var py = q.y_high ? area.top + 18 : area.bottom - 10;
+          ctx.textAlign = q.x_high ? "right" : "left";
+          ctx.fillStyle = segColor(q.segment);
+          ctx.globalAlpha = 0.85;
+          ctx.fillText(q.label, px, py);
+          ctx.globalAlpha = 1;
+        });
+      }
+      if (spec.bands) {
+        // S = (X + Y) / 2 = t is the line X + Y = 2t: fill between consecutive lines.
+        spec.bands.forEach(function (band, i) {
+          var lo = 2 * band.from, hi = 2 * band.to;
+          function linePoints(sum) {
+            // the segment of x + y = sum inside the 0-100 square
+            var x0 = Math.max(0, sum - 100), x1 = Math.min(100, sum);
+            return [[x0, sum - x0], [x1, sum - x1]];
+          }
+          var a = linePoints(lo), b = linePoints(hi);
+          ctx.fillStyle = BAND_FILLS[i % BAND_FILLS.length];
+          ctx.beginPath();
+          // corners of the square between the two lines
+          var pts = [];
+          [[0, 0], [100, 0], [100, 100], [0, 100]].forEach(function (c) {
+            var s = c[0] + c[1];
+            if (s >= lo && s <= hi) pts.push(c);
+          });
+          pts = pts.concat(a, b);
+          var mx = 0, my = 0;
+          pts.forEach(function (p) { mx += p[0]; my += p[1]; });
+          mx /= pts.length; my /= pts.length;
+          pts.sort(function (p, q) {
+            return Math.atan2(p[1] - my, p[0] - mx) - Math.atan2(q[1] - my, q[0] - mx);
+          });
+          pts.forEach(function (p, k) {
+            var px = x.getPixelForValue(p[0]), py = y.getPixelForValue(p[1]);
+            if (k === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+          });
+          ctx.closePath();
+          ctx.fill();
+          if (i > 0) {
+            ctx.strokeStyle = "rgba(15,23,42,.35)";
+            ctx.setLineDash([6, 5]);
+            ctx.beginPath();
+            ctx.moveTo(x.getPixelForValue(a[0][0]), y.getPixelForValue(a[0][1]));
+            ctx.lineTo(x.getPixelForValue(a[1][0]), y.getPixelForValue(a[1][1]));
+            ctx.stroke();
+            ctx.setLineDash([]);
+          }
+          // the stage name on the diagonal, in the middle of its band
+          var mid = (band.from + band.to) / 2;
+          ctx.save();
+          ctx.translate(x.getPixelForValue(mid), y.getPixelForValue(mid));
+          // along the band (the line X + Y = constant runs down to the right)
+          ctx.rotate(Math.atan2(y.getPixelForValue(0) - y.getPixelForValue(100),
+            x.getPixelForValue(100) - x.getPixelForValue(0)));
+          ctx.textAlign = "center";
+          ctx.fillStyle = segColor(band.segment);
+          ctx.globalAlpha = 0.9;
+          ctx.textBaseline = "middle";
+          ctx.fillText(band.label, 0, 0);
+          ctx.restore();
+        });
+      }
+      ctx.restore();
+    },
+  };
+
+  function openPoint(chart, elements) {
+    if (!elements.length) return;
+    var el = elements[0];
+    var point = chart.data.datasets[el.datasetIndex].data[el.index];
+    var url = point && point.url;
+    if (url) window.location.assign(url);
+  }
+
+  function axis(title) {
+    return {
+      min: 0, max: 100,
+      title: { display: true, text: title, color: COLORS.text, font: { weight: "600" } },
+      grid: { color: COLORS.grid },
+      ticks: { color: COLORS.text, stepSize: 10 },
+    };
+  }
+
+  function matrixChart(canvas, data) {
+    if (data.kind === "distribution") return distributionChart(canvas, data);
+    var datasets = data.segments.map(function (seg) {
+      return {
+        label: seg.label,
+        data: data.points.filter(function (p) { return p.segment === seg.segment; }),
+        backgroundColor: segColor(seg.segment),
+        borderColor: "#fff",
+        borderWidth: 1.5,
+        pointRadius: 6,
+        pointHoverRadius: 9,
+      };
+    });
+    return new window.Chart(canvas, {
+      type: "scatter",
+      data: { datasets: datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        onClick: function (event, elements, chart) { openPoint(chart, elements); },
+        onHover: function (event, elements) {
+          event.native.target.style.cursor = elements.length ? "pointer" : "default";
+        },
+        plugins: {
+          kamMatrixBackdrop: { cutoff: data.cutoff, quadrants: data.quadrants, bands: data.bands },
+          legend: { position: "bottom", labels: { color: COLORS.text, boxWidth: 10, usePointStyle: true } },
+          tooltip: {
+            callbacks: {
+              label: function (ctx) {
+                var p = ctx.raw;
+                return p.name + " (" + ctx.dataset.label + "): " + p.x.toFixed(1) + " / " + p.y.toFixed(1);
+              },
+            },
+          },
+        },
+        scales: { x: axis(data.x.label), y: axis(data.y.label) },
+      },
+      plugins: [matrixBackdrop],
+    });
+  }
+
+  function distributionChart(canvas, data) {
+    return new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: data.bars.map(function (b) { return b.label; }),
+        datasets: [{
+          label: "Accounts",
+          data: data.bars.map(function (b) { return { x: b.label, y: b.count, url: b.url }; }),
+          backgroundColor: data.bars.map(function (b) { return segColor(b.segment); }),
+          borderRadius: 4,
+        }],
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        onClick: function (event, elements, chart) { openPoint(chart, elements); },
+        onHover: function (event, elements) {
+          event.native.target.style.cursor = elements.length ? "pointer" : "default";
+        },
+        plugins: { legend: { display: false } },
+        scales: {
+          x: { grid: { display: false }, ticks: { color: COLORS.text } },
+          y: { beginAtZero: true, grid: { color: COLORS.grid }, ticks: { color: COLORS.text, precision: 0 } },
+        },
+      },
+    });
+  }
+
+  var BUILDERS = { revenue: revenueChart, matrix: matrixChart };
 
   function draw(root) {
     if (!window.Chart) return;
@@ -66,7 +259,10 @@
       if (!build || !data) return;
       var chart = build(canvas, data);
       var points = chart.data.datasets.reduce(function (n, ds) {
-        return n + ds.data.filter(function (v) { return v !== 0 && v !== null; }).length;
+        return n + ds.data.filter(function (v) {
+          if (v && typeof v === "object") return v.y !== 0 && v.y !== null;
+          return v !== 0 && v !== null;
+        }).length;
       }, 0);
       canvas.dataset.chartPoints = String(points);
       canvas.dataset.chartReady = "true";

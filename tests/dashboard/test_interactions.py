@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from dashboard.services import interaction_log
 from relationships.models import Interaction
+from relationships.services import interaction_create
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +110,7 @@ def test_cannot_log_on_invisible_account_or_anonymously(client, login, portfolio
 
 def test_service_refuses_foreign_contacts(portfolio, nam1):
     with pytest.raises(ValidationError):
-        interaction_log(
+        interaction_create(
             account=portfolio["alpha"],
             author=nam1.user,
             kind="call",

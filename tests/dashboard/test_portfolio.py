@@ -131,7 +131,7 @@ def test_portfolio_query_count_is_bounded(
     for account in accounts:
         classify(account, four_s="star", bensaou="market_exchange")
     client = login("nam1")
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(18):
         response = client.get(URL, {"sort": "-revenue"})
     assert len(response.context["rows"]) == min(size, 25)
 

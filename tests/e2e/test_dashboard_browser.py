@@ -141,3 +141,65 @@ def test_log_an_interaction_without_reload(live_server, page, screenshot, demo):
     page.locator("#interactions").scroll_into_view_if_needed()
     page.evaluate("() => document.getElementById('interactions').scrollIntoView()")
     screenshot("account-interaction")
+
+
+def test_matrix_shows_a_point_per_visible_account_and_opens_one(
+    live_server, page, screenshot, demo
+):
+    from classification.models import ClassificationResult
+
+    user = demo["nam1"]
+    expected = ClassificationResult.objects.filter(
+        model="four_s", is_current=True, account__in=accounts_visible_to(user)
+    ).count()
+    assert expected > 0
+    log_in(page, live_server, "nam1")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="4S").click()
+    expect(page.get_by_role("heading", level=1, name="4S matrix")).to_be_visible()
+    canvas = page.locator("canvas#matrix-chart")
+    expect(canvas).to_have_attribute("data-chart-ready", "true")
+    drawn = page.evaluate(
+        "() => Chart.getChart('matrix-chart').data.datasets.reduce((n, d) => n + d.data.length, 0)"
+    )
+    assert drawn == expected
+    expect(page.get_by_test_id("matrix-table").locator("tbody tr")).to_have_count(expected)
+    screenshot("matrix-4s")
+
+    # Click the first drawn point: its account page opens.
+    target = page.evaluate(
+        """() => {
+          const chart = Chart.getChart('matrix-chart');
+          for (let i = 0; i < chart.data.datasets.length; i++) {
+            const meta = chart.getDatasetMeta(i);
+            if (meta.data.length) {
+              const el = meta.data[0];
+              return {x: el.x, y: el.y, url: chart.data.datasets[i].data[0].url};
+            }
+          }
+        }"""
+    )
+    canvas.click(position={"x": target["x"], "y": target["y"]})
+    expect(page).to_have_url(re.compile(re.escape(target["url"]) + "$"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+    page.goto(f"{live_server.url}/matrices/millman_wilson/")
+    expect(page.locator("canvas#matrix-chart")).to_have_attribute("data-chart-ready", "true")
+    screenshot("matrix-millman-wilson")
+
+
+def test_lead_sees_the_team_view(live_server, page, screenshot, demo):
+    log_in(page, live_server, "lead")
+    page.get_by_role("link", name="Team").click()
+    expect(page.get_by_role("heading", level=1, name="Team")).to_be_visible()
+    table = page.get_by_test_id("team-table")
+    for username in ("nam1", "nam2"):
+        name = demo[username].get_full_name() or username
+        expect(table).to_contain_text(name)
+    screenshot("team")
+
+
+def test_nam1_has_no_team_view(live_server, page, demo):
+    log_in(page, live_server, "nam1")
+    expect(page.get_by_role("link", name="Team")).to_have_count(0)
+    page.goto(f"{live_server.url}/team/")
+    expect(page.get_by_text("only for sales leads and global managers")).to_be_visible()

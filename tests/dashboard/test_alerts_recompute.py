@@ -1,0 +1,194 @@
+"""Alerts on the portfolio page, and recomputing an account or the whole portfolio."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from classification.models import ClassificationResult, ClassificationRun, SegmentChange
+from tests.factories import (
+    AccountFactory,
+    PlanActionFactory,
+    ServiceCaseFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def run_now(**fields) -> ClassificationRun:
+    return ClassificationRun.objects.create(
+        trigger="nightly",
+        reference_date=timezone.localdate(),
+        status="succeeded",
+        finished_at=timezone.now(),
+        **fields,
+    )
+
+
+def result(run, account, model, segment, flags=()):
+    return ClassificationResult.objects.create(
+        run=run, account=account, model=model, segment=segment, flags=list(flags), is_current=True
+    )
+
+
+@pytest.fixture
+def alerting(portfolio, today):
+    """Every kind of alert on nam1's alpha, and the same on the stranger's account."""
+    old = run_now()
+    new = run_now()
+    for account in (portfolio["alpha"], portfolio["hidden"]):
+        SegmentChange.objects.create(
+            run=old, account=account, model="four_s", previous_segment="status", segment="star"
+        )
+        SegmentChange.objects.create(
+            run=new, account=account, model="four_s", previous_segment="star", segment="strategic"
+        )
+        result(new, account, "millman_wilson", "uncoupling_kam", ["uncoupling:growth"])
+        result(new, account, "four_s", "strategic", ["over_capacity"])
+        PlanActionFactory.create_batch(
+            2, objective__plan__account=account, due_on=today - dt.timedelta(days=3)
+        )
+        PlanActionFactory(objective__plan__account=account, due_on=today + dt.timedelta(days=3))
+        ServiceCaseFactory(account=account, severity="critical", subject="Line stopped")
+        ServiceCaseFactory(account=account, severity="high", status="resolved")
+        ServiceCaseFactory(account=account, severity="low")
+    result(new, portfolio["beta"], "millman_wilson", "mid_kam", ["uncoupling:growth"])
+    return new
+
+
+def test_portfolio_alerts_cover_every_kind_for_visible_accounts_only(login, portfolio, alerting):
+    response = login("nam1").get("/")
+    alerts = response.context["alerts"]
+    assert [(c.account_id, c.segment) for c in alerts["segment_changes"]] == [
+        (portfolio["alpha"].pk, "strategic")
+    ]
+    assert [a["name"] for a in alerts["revenue_drop"]] == ["Alpha Robotics", "Beta Foods"]
+    assert [a["name"] for a in alerts["uncoupling"]] == ["Alpha Robotics"]
+    assert [a["name"] for a in alerts["over_capacity"]] == ["Alpha Robotics"]
+    assert alerts["overdue"] == [
+        {"account_id": portfolio["alpha"].pk, "name": "Alpha Robotics", "country": "DE", "count": 2}
+    ]
+    assert alerts["overdue_total"] == 2
+    assert [c.subject for c in alerts["severe_cases"]] == ["Line stopped"]
+    html = response.content.decode()
+    assert "Segment changes since the previous run" in html
+    assert "Revenue down 30 % or more" in html
+    assert "Open severe service cases" in html
+    assert "Hidden Steel" not in html
+
+
+def test_no_alerts_says_so(login, portfolio):
+    response = login("nam1").get("/")
+    assert response.context["alerts"]["count"] == 0
+    assert b"Nothing needs your attention." in response.content
+
+
+@pytest.mark.parametrize("size", [2, 20])
+def test_alerts_keep_the_portfolio_query_count_bounded(
+    login, nam1, lead, today, django_assert_max_num_queries, size
+):
+    run = run_now()
+    for account in AccountFactory.create_batch(size, owner=nam1):
+        SegmentChange.objects.create(
+            run=run, account=account, model="bensaou", previous_segment="a", segment="b"
+        )
+        result(run, account, "four_s", "strategic", ["over_capacity"])
+        PlanActionFactory(objective__plan__account=account, due_on=today - dt.timedelta(days=1))
+        ServiceCaseFactory(account=account, severity="high")
+    client = login("lead")
+    with django_assert_max_num_queries(20):
+        response = client.get("/")
+    assert response.context["alerts"]["overdue_total"] == size
+
+
+# --- recompute ---------------------------------------------------------------------------------
+
+
+def test_account_recompute_swaps_in_the_cards(login, portfolio, nam1):
+    account = portfolio["alpha"]
+    response = login("nam1").post(f"/accounts/{account.pk}/recompute/", **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="classifications"' in html
+    assert "<html" not in html
+    run = ClassificationRun.objects.get(scope=f"account:{account.pk}")
+    assert run.status == "succeeded"
+    assert run.requested_by == nam1.user
+    assert f"Recomputed just now (run {run.pk})." in html
+    assert ClassificationResult.objects.filter(account=account, is_current=True).count() == 4
+
+
+def test_account_recompute_permissions(client, login, portfolio):
+    hidden = portfolio["hidden"]
+    assert client.post(f"/accounts/{hidden.pk}/recompute/").status_code == 302
+    assert login("nam1").post(f"/accounts/{hidden.pk}/recompute/", **HTMX).status_code == 404
+    assert login("nam1").get(f"/accounts/{portfolio['alpha'].pk}/recompute/").status_code == 405
+    assert not ClassificationRun.objects.exists()
+    response = login("nam1").post(f"/accounts/{portfolio['alpha'].pk}/recompute/")
+    assert response.status_code == 302  # without htmx: back to the account page
+
+
+def test_portfolio_recompute_only_for_leads_and_admins(client, login, portfolio):
+    assert client.post("/recompute/").status_code == 302
+    response = login("nam1").post("/recompute/", **HTMX)
+    assert response.status_code == 403
+    assert not ClassificationRun.objects.exists()
+    assert b"recompute-portfolio" not in login("nam1").get("/").content
+    assert login("nam1").get("/runs/1/progress/").status_code == 403
+
+
+def test_lead_starts_a_run_and_the_progress_bar_follows_it(
+    login, portfolio, lead, django_capture_on_commit_callbacks
+):
+    client = login("lead")
+    assert b'data-testid="recompute-portfolio"' in client.get("/").content
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post("/recompute/", **HTMX)
+    assert len(callbacks) == 1  # the task is dispatched after the commit
+    run = ClassificationRun.objects.get(scope="portfolio")
+    assert run.trigger == "manual"
+    assert run.requested_by == lead.user
+    html = response.content.decode()
+    assert f'hx-get="/runs/{run.pk}/progress/"' in html
+    assert 'hx-trigger="every 1s"' in html
+    assert "Recompute queued" in html
+
+    # A second click joins the run instead of starting another one; the page shows it too.
+    client.post("/recompute/", **HTMX)
+    assert ClassificationRun.objects.filter(scope="portfolio").count() == 1
+    assert b'data-testid="run-progress"' in client.get("/").content
+
+    ClassificationRun.objects.filter(pk=run.pk).update(
+        status="running", chunks_total=4, chunks_done=1
+    )
+    html = client.get(f"/runs/{run.pk}/progress/", **HTMX).content.decode()
+    assert "chunk 1 of 4" in html
+    assert 'value="25"' in html
+    assert "every 1s" in html
+
+    ClassificationRun.objects.filter(pk=run.pk).update(status="succeeded", chunks_done=4)
+    html = client.get(f"/runs/{run.pk}/progress/", **HTMX).content.decode()
+    assert "Recompute finished" in html
+    assert "every 1s" not in html  # polling stops
+
+
+def test_lead_run_completes_in_process_without_a_broker(
+    login, portfolio, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login("lead").post("/recompute/", **HTMX)
+    run = ClassificationRun.objects.get(scope="portfolio")
+    assert run.status == "succeeded"
+    assert run.accounts_total == 4
+    assert response.status_code == 200
+
+
+def test_admin_may_recompute_the_portfolio(client, portfolio, django_capture_on_commit_callbacks):
+    UserFactory(username="root", is_superuser=True, is_staff=True)
+    assert client.login(username="root", password="pass-word-123")
+    with django_capture_on_commit_callbacks(execute=False):
+        assert client.post("/recompute/", **HTMX).status_code == 200
+    assert ClassificationRun.objects.filter(scope="portfolio").exists()
