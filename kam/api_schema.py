@@ -25,7 +25,8 @@ ERROR_RESPONSES = {
     "401": OpenApiResponse(ErrorDetailSerializer, description="Not authenticated."),
     "403": OpenApiResponse(ErrorDetailSerializer, description="Not allowed for this caller."),
     "404": OpenApiResponse(
-        ErrorDetailSerializer, description="Not found, or outside the caller's portfolio."
+        ErrorDetailSerializer,
+        description="Not found, or outside the caller's portfolio (on a list: no such page).",
     ),
     "429": OpenApiResponse(ErrorDetailSerializer, description="Too many requests; retry later."),
 }
@@ -40,11 +41,11 @@ class KamAutoSchema(AutoSchema):
         if direction != "response":
             return responses
         codes = ["401", "403", "429"]
-        if "{" in self.path:
+        is_list = self.method == "GET" and self._is_list_view()
+        # 404 on a path with an id, and on a paginated list for a page that does not exist.
+        if "{" in self.path or (is_list and self._is_a_paginated_list()):
             codes.append("404")
-        if self.method in ("POST", "PUT", "PATCH") or (
-            self.method == "GET" and self._is_list_view()
-        ):
+        if self.method in ("POST", "PUT", "PATCH") or is_list:
             codes.append("400")
         for code in sorted(codes):
             if code not in responses:
@@ -52,3 +53,6 @@ class KamAutoSchema(AutoSchema):
                     ERROR_RESPONSES[code], code, direction=direction
                 )
         return responses
+
+    def _is_a_paginated_list(self) -> bool:
+        return self._get_paginator() is not None

@@ -1,6 +1,8 @@
 """/api/v1/: the REST resources (namespace "api-v1")."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
+from rest_framework import exceptions
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts
@@ -9,6 +11,14 @@ from classification.api import views as classification
 from relationships.api import views as relationships
 
 app_name = "api-v1"
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+def api_not_found(request):
+    raise exceptions.NotFound()
+
 
 router = DefaultRouter()
 router.register("customers", accounts.CustomerViewSet, basename="customer")
@@ -61,4 +71,8 @@ urlpatterns = [
     # Before the router, so "import" is not read as a transaction id.
     path("transactions/import/", TransactionImportApi.as_view(), name="transaction-import"),
     path("", include(router.urls)),
+    # Last: any other path under /api/v1/ (an id that is not a number, like /accounts/1.5/)
+    # answers a JSON 404 like the rest of the API, not Django's HTML page. Only paths that end
+    # with a slash, so a missing slash is still redirected by APPEND_SLASH.
+    re_path(r"^.*/$", api_not_found, name="not-found"),
 ]

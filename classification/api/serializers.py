@@ -45,6 +45,19 @@ class ClassificationRunRequestApiSerializer(serializers.Serializer):
         required=False, help_text="The day the scores describe; today unless given."
     )
 
+    def validate(self, attrs):
+        # A blank form field would otherwise read as "not given" (DRF's HTML-form rule) and
+        # start a run for today: a blank is not a date.
+        if "reference_date" not in attrs and self.initial_data.get("reference_date") == "":
+            raise serializers.ValidationError(
+                {
+                    "reference_date": [
+                        "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
+                    ]
+                }
+            )
+        return attrs
+
 
 class ParameterSetApiSerializer(serializers.ModelSerializer):
     activate = serializers.BooleanField(

@@ -88,6 +88,16 @@ def test_only_admins_and_leads_start_population_runs(world, role, status):
     assert not ClassificationRun.objects.exists()
 
 
+def test_run_request_with_a_blank_reference_date_is_400_not_a_run(world):
+    """Found by Schemathesis: a blank form field read as "no date" and started a run."""
+    response = world.client("lead").post(
+        "/api/v1/classification/runs/", {"reference_date": ""}, format="multipart"
+    )
+    assert response.status_code == 400, response.content
+    assert "reference_date" in response.json()
+    assert not ClassificationRun.objects.exists()
+
+
 def test_runs_list_hides_runs_of_invisible_accounts(world):
     portfolio, _ = run_request(trigger="api", dispatch=False)
     mine, _ = run_request(trigger="api", account=world.accounts["acc1"], dispatch=False)

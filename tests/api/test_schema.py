@@ -64,3 +64,27 @@ def test_every_resource_is_there(schema):
         "portfolio/summary/",
     ):
         assert f"/api/v1/{name}" in paths, name
+
+
+def test_paginated_lists_document_their_404(schema):
+    """Found by Schemathesis: `?page=` past the end (or 0) answers 404, undocumented before."""
+    responses = schema["paths"]["/api/v1/accounts/"]["get"]["responses"]
+    assert "404" in responses
+
+
+def test_page_past_the_end_is_a_json_404(world):
+    response = world.client("nam1").get("/api/v1/accounts/?page=999")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/plans/1.5/", "/api/v1/accounts/-1e-3/", "/api/v1/no-such-thing/"]
+)
+def test_unknown_api_path_is_a_json_404(world, path):
+    """Found by Schemathesis: an id the router does not match (a dot in it) answered Django's
+    HTML 404 page, while the schema promises JSON."""
+    response = world.client("nam1").get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
