@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,15 +18,36 @@ from accounts.models import Account, Contact
 from accounts.selectors import accounts_visible_to, contacts_visible_to
 from classification.models import SEGMENTS, ClassificationRun, KamModel
 from classification.selectors import current_classifications
-from classification.services import recompute_account_now, run_request
+from classification.services import override_create, recompute_account_now, run_request
 from kam.admin_csv import csv_safe
-from relationships.models import PlanAction, PlanObjective
+from relationships.models import Assessment, Opportunity, PlanAction, PlanObjective
 from relationships.selectors import portfolio_summary
+from relationships.services import (
+    assessment_create,
+    customer_need_create,
+    opportunity_create,
+    opportunity_stage_move,
+    plan_action_create,
+    plan_action_mark_done,
+    plan_objective_create,
+)
 from relationships.services import interaction_create as interaction_create_service
 
 from .explain import MODEL_AXES, explanation_rows, flag_label
 from .explain import segment_name as segment_label
-from .forms import AccountFilterForm, InteractionForm, MatrixFilterForm
+from .forms import (
+    AccountFilterForm,
+    ActionForm,
+    AssessmentForm,
+    DoneForm,
+    InteractionForm,
+    MatrixFilterForm,
+    NeedForm,
+    ObjectiveForm,
+    OpportunityForm,
+    OverrideForm,
+    StageForm,
+)
 from .matrices import matrix_chart
 from .selectors import (
     account_current_results,
@@ -220,7 +242,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "dashboard/account_detail.html", _account_context(request, account))
 
 
-def _account_context(request: HttpRequest, account: Account, form=None) -> dict:
+def _account_context(request: HttpRequest, account: Account, form=None, forms=None) -> dict:
+    """The whole account page; `forms` replaces the empty forms of a section (after an error)."""
+    forms = forms or {}
     today = timezone.localdate()
     root_id = account.parent_id or (account.pk if account.level == "global" else None)
     family = []
@@ -239,16 +263,7 @@ def _account_context(request: HttpRequest, account: Account, form=None) -> dict:
     transactions = Paginator(
         account.transactions.select_related("product_line"), TRANSACTIONS_PAGE_SIZE
     ).get_page(request.GET.get("tx_page"))
-    plans = account.plans.prefetch_related(
-        Prefetch(
-            "objectives",
-            queryset=PlanObjective.objects.prefetch_related(
-                Prefetch("actions", queryset=PlanAction.objects.select_related("owner__user"))
-            ),
-        )
-    )
-    assessments = list(account.assessments.select_related("assessor")[:5])
-    return {
+    context = {
         "account": account,
         "currency": settings.KAM_BASE_CURRENCY,
         "today": today,
@@ -260,17 +275,14 @@ def _account_context(request: HttpRequest, account: Account, form=None) -> dict:
         "contact_count": len(contacts),
         "revenue": account_revenue_by_month(account=account, reference_date=today).as_chart_data(),
         "transactions": transactions,
-        "classifications": _classifications(account),
-        "assessment": assessments[0] if assessments else None,
-        "assessment_history": assessments[1:],
         "investments": account.investments.all(),
         "timeline": _timeline(account),
-        "needs": account.needs.all(),
-        "opportunities": account.opportunities.select_related("owner__user"),
-        "plans": plans,
         "service_cases": account.service_cases.all(),
         "form": form or InteractionForm(contacts=_account_contacts(request, account)),
     }
+    for _template, build in SECTIONS.values():
+        context |= build(request, account, forms)
+    return context
 
 
 @require_POST
@@ -286,8 +298,7 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
             interaction_create_service(account=account, author=request.user, **form.cleaned_data)
             saved = True
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            _add_service_errors(form, exc)
     if not request.htmx:
         if saved:
             return redirect("dashboard:account", pk=account.pk)
@@ -303,6 +314,285 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": _timeline(account),
             "saved": saved,
         },
+    )
+
+
+def _add_service_errors(form, exc: ValidationError) -> None:
+    """A service's validation error goes to its field when the form has it, else on top."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, messages in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+# --- account page sections: each one a fragment the page includes and a write swaps ----------
+
+
+def _needs_section(request: HttpRequest, account: Account, forms: dict) -> dict:
+    return {
+        "needs": account.needs.all(),
+        "need_form": forms.get("need_form") or NeedForm(),
+    }
+
+
+def _opportunities_section(request: HttpRequest, account: Account, forms: dict) -> dict:
+    return {
+        "opportunities": account.opportunities.select_related("owner__user"),
+        "opportunity_form": forms.get("opportunity_form")
+        or OpportunityForm(currency=settings.KAM_BASE_CURRENCY),
+        "stage_choices": Opportunity.Stage.choices,
+        "stage_form": forms.get("stage_form"),
+        "stage_target": forms.get("stage_target"),
+    }
+
+
+def _plans_section(request: HttpRequest, account: Account, forms: dict) -> dict:
+    plans = list(
+        account.plans.prefetch_related(
+            Prefetch(
+                "objectives",
+                queryset=PlanObjective.objects.prefetch_related(
+                    Prefetch("actions", queryset=PlanAction.objects.select_related("owner__user"))
+                ),
+            )
+        )
+    )
+    objective_form = forms.get("objective_form")
+    if objective_form is None:
+        objective_form = ObjectiveForm(plans=account.plans.all())
+        objective_form.use_fetched(plans)
+    action_form = forms.get("action_form")
+    if action_form is None:
+        action_form = ActionForm(objectives=PlanObjective.objects.filter(plan__account=account))
+        action_form.use_fetched(plans)
+    return {
+        "plans": plans,
+        "has_objectives": any(p.objectives.all() for p in plans),
+        "today": timezone.localdate(),
+        "objective_form": objective_form,
+        "action_form": action_form,
+        "done_form": forms.get("done_form"),
+        "done_target": forms.get("done_target"),
+    }
+
+
+ASSESSMENT_CARRIED = [
+    "contract_type",
+    "supplier_status",
+    "forecast_sharing",
+    "edi_link",
+    "open_book_costing",
+    *Assessment.RATINGS,
+    "termination_notice",
+]
+
+
+def _assessment_section(request: HttpRequest, account: Account, forms: dict) -> dict:
+    assessments = list(account.assessments.select_related("assessor")[:5])
+    latest = assessments[0] if assessments else None
+    # A new assessment starts from the latest answers: only what changed needs touching.
+    initial = {name: getattr(latest, name) for name in ASSESSMENT_CARRIED} if latest else {}
+    return {
+        "assessment": latest,
+        "assessment_history": assessments[1:],
+        "assessment_form": forms.get("assessment_form") or AssessmentForm(initial=initial),
+    }
+
+
+def _classification_section(request: HttpRequest, account: Account, forms: dict) -> dict:
+    return {
+        "classifications": _classifications(account),
+        "override_form": forms.get("override_form") or OverrideForm(),
+    }
+
+
+SECTIONS = {
+    "classifications": ("dashboard/partials/classifications.html", _classification_section),
+    "needs": ("dashboard/partials/needs.html", _needs_section),
+    "opportunities": ("dashboard/partials/opportunities.html", _opportunities_section),
+    "plans": ("dashboard/partials/plans.html", _plans_section),
+    "assessment": ("dashboard/partials/assessment.html", _assessment_section),
+}
+
+
+def _section_write(
+    request: HttpRequest,
+    account: Account,
+    *,
+    section: str,
+    form,
+    save,
+    message: str,
+    on_error: dict | None = None,
+) -> HttpResponse:
+    """Validate `form`, call `save(cleaned_data)` (a service) and answer.
+
+    With htmx: the section's fragment, with a fresh form and `message` after a save, or with the
+    bound form and its errors (status 200, so htmx swaps it). Without: a redirect back to the
+    section after a save, or the whole page with the errors.
+    """
+    saved = False
+    if form.is_valid():
+        try:
+            save(form.cleaned_data)
+            saved = True
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+    forms = {} if saved else (on_error or {})
+    if not request.htmx:
+        if saved:
+            return redirect(reverse("dashboard:account", args=[account.pk]) + f"#{section}")
+        return render(
+            request,
+            "dashboard/account_detail.html",
+            _account_context(request, account, forms=forms),
+        )
+    template, build = SECTIONS[section]
+    context = {
+        "account": account,
+        "currency": settings.KAM_BASE_CURRENCY,
+        "saved": message if saved else "",
+        **build(request, account, forms),
+    }
+    return render(request, template, context)
+
+
+def _manager_of(request: HttpRequest, account: Account):
+    """Who owns what the user creates: the user's manager profile, else the account owner."""
+    return getattr(request.user, "manager", None) or account.owner
+
+
+@require_POST
+@login_required
+def need_create(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    form = NeedForm(request.POST)
+    return _section_write(
+        request,
+        account,
+        section="needs",
+        form=form,
+        save=lambda data: customer_need_create(account=account, **data),
+        message="Need added.",
+        on_error={"need_form": form},
+    )
+
+
+@require_POST
+@login_required
+def opportunity_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    form = OpportunityForm(request.POST, currency=settings.KAM_BASE_CURRENCY)
+    return _section_write(
+        request,
+        account,
+        section="opportunities",
+        form=form,
+        save=lambda data: opportunity_create(
+            account=account, owner=_manager_of(request, account), **data
+        ),
+        message="Opportunity added.",
+        on_error={"opportunity_form": form},
+    )
+
+
+@require_POST
+@login_required
+def opportunity_stage(request: HttpRequest, pk: int, opportunity_pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    opportunity = get_object_or_404(Opportunity, pk=opportunity_pk, account=account)
+    form = StageForm(request.POST, opportunity=opportunity)
+    return _section_write(
+        request,
+        account,
+        section="opportunities",
+        form=form,
+        save=lambda data: opportunity_stage_move(opportunity=opportunity, stage=data["stage"]),
+        message=f"{opportunity.title} moved.",
+        on_error={"stage_form": form, "stage_target": opportunity.pk},
+    )
+
+
+@require_POST
+@login_required
+def objective_create(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    form = ObjectiveForm(request.POST, plans=account.plans.all())
+    return _section_write(
+        request,
+        account,
+        section="plans",
+        form=form,
+        save=lambda data: plan_objective_create(**data),
+        message="Objective added.",
+        on_error={"objective_form": form},
+    )
+
+
+@require_POST
+@login_required
+def action_create(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    objectives = PlanObjective.objects.filter(plan__account=account)
+    form = ActionForm(request.POST, objectives=objectives)
+    return _section_write(
+        request,
+        account,
+        section="plans",
+        form=form,
+        save=lambda data: plan_action_create(owner=_manager_of(request, account), **data),
+        message="Action added.",
+        on_error={"action_form": form},
+    )
+
+
+@require_POST
+@login_required
+def action_done(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    action = get_object_or_404(PlanAction, pk=action_pk, objective__plan__account=account)
+    form = DoneForm(request.POST, action=action)
+    return _section_write(
+        request,
+        account,
+        section="plans",
+        form=form,
+        save=lambda data: plan_action_mark_done(action=action),
+        message=f"Done: {action.description}",
+        on_error={"done_form": form, "done_target": action.pk},
+    )
+
+
+@require_POST
+@login_required
+def assessment_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    form = AssessmentForm(request.POST)
+    return _section_write(
+        request,
+        account,
+        section="assessment",
+        form=form,
+        save=lambda data: assessment_create(account=account, assessor=request.user, **data),
+        message="Assessment recorded.",
+        on_error={"assessment_form": form},
+    )
+
+
+@require_POST
+@login_required
+def override_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    form = OverrideForm(request.POST)
+    return _section_write(
+        request,
+        account,
+        section="classifications",
+        form=form,
+        save=lambda data: override_create(account=account, author=request.user, **data),
+        message="Segment set by hand.",
+        on_error={"override_form": form},
     )
 
 
@@ -409,7 +699,7 @@ def account_recompute(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "dashboard/partials/classifications.html",
-        {"account": account, "classifications": _classifications(account), "run": run},
+        {"account": account, "run": run, **_classification_section(request, account, {})},
     )
 
 

@@ -77,6 +77,7 @@ def test_lead_sees_nam1_and_nam2_accounts(live_server, page, demo):
     nam2 = demo["nam2"].manager
     page.get_by_label("Owner").select_option(str(nam2.pk))
     page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(rf"owner={nam2.pk}"))  # the filtered page has loaded
     owned = set(
         accounts_visible_to(demo["lead"])
         .filter(owner=nam2)
@@ -141,6 +142,54 @@ def test_log_an_interaction_without_reload(live_server, page, screenshot, demo):
     page.locator("#interactions").scroll_into_view_if_needed()
     page.evaluate("() => document.getElementById('interactions').scrollIntoView()")
     screenshot("account-interaction")
+
+
+def test_add_a_need_without_reload(live_server, page, screenshot, demo):
+    account = _busiest_account(demo["nam1"])
+    log_in(page, live_server, "nam1")
+    page.goto(f"{live_server.url}/accounts/{account.pk}/")
+    page.evaluate("() => { window.__sameDocument = true; }")
+
+    page.get_by_text("Add a need").click()
+    form = page.get_by_test_id("need-form")
+    form.get_by_label("Priority").select_option("high")
+    form.get_by_role("button", name="Save need").click()
+    # Description left empty: the error shows inline and the chosen priority is kept.
+    needs = page.locator("#needs")
+    expect(needs.get_by_text("This field is required.")).to_be_visible()
+    expect(page.get_by_test_id("need-form").get_by_label("Priority")).to_have_value("high")
+
+    form = page.get_by_test_id("need-form")
+    form.get_by_label("Need").fill("Consignment stock at the Linz plant")
+    form.get_by_role("button", name="Save need").click()
+
+    expect(needs.get_by_role("status")).to_have_text("Need added.")
+    expect(needs).to_contain_text("Consignment stock at the Linz plant")
+    expect(needs).to_contain_text("High priority")
+    assert page.evaluate("() => window.__sameDocument === true")  # no full reload
+    needs.scroll_into_view_if_needed()
+    screenshot("account-need")
+
+
+def test_override_segment_list_follows_the_model(live_server, page, demo):
+    account = _busiest_account(demo["nam1"])
+    log_in(page, live_server, "nam1")
+    page.goto(f"{live_server.url}/accounts/{account.pk}/")
+    page.evaluate("() => { window.__sameDocument = true; }")
+    page.get_by_text("Override a segment").click()
+    form = page.get_by_test_id("override-form")
+    form.get_by_label("Model").select_option("four_s")
+    segment = form.get_by_label("Segment")
+    expect(segment).to_have_value("strategic")  # the first 4S segment
+    visible = segment.evaluate(
+        "s => [...s.querySelectorAll('optgroup')].filter(g => !g.disabled).map(g => g.label)"
+    )
+    assert visible == ["4S"]
+    segment.select_option("streamline")
+    form.get_by_label("Reason").fill("Volumes moved to a competitor")
+    form.get_by_role("button", name="Save override").click()
+    expect(page.get_by_test_id("override-four_s")).to_have_text("Set by hand: Streamline")
+    assert page.evaluate("() => window.__sameDocument === true")
 
 
 def test_matrix_shows_a_point_per_visible_account_and_opens_one(
