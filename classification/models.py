@@ -196,9 +196,12 @@ class ClassificationResult(models.Model):
     """One account under one model in one run. Never updated after the run finishes, except
     `is_current`, which marks the result of each account's latest succeeded run."""
 
-    run = models.ForeignKey(ClassificationRun, on_delete=models.CASCADE, related_name="results")
+    # No single-column indexes: (run, account, model) and (account, model, -run) cover both.
+    run = models.ForeignKey(
+        ClassificationRun, on_delete=models.CASCADE, related_name="results", db_index=False
+    )
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="classification_results"
+        Account, on_delete=models.CASCADE, related_name="classification_results", db_index=False
     )
     model = models.CharField(max_length=20, choices=KamModel.choices)
     segment = models.CharField(max_length=30)

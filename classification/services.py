@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -265,13 +265,25 @@ def _current_segments(account_ids: Iterable[int]) -> dict[str, dict[int, str]]:
     return previous
 
 
+_populations: dict[int, dict] = {}
+
+
+def _run_population(run_id: int) -> dict:
+    """The run's percentile pools, decoded once per worker process rather than once per chunk
+    (they are fixed when the run is prepared and never change)."""
+    if run_id not in _populations:
+        _populations.clear()  # one run at a time: keep only the current one
+        _populations[run_id] = ClassificationRun.objects.values_list("population", flat=True).get(
+            pk=run_id
+        )
+    return _populations[run_id]
+
+
 def run_score_chunk(
     *, run_id: int, chunk_index: int, account_ids: list[int], worker: str = ""
 ) -> bool:
     """Score one chunk and upsert its results; True when this call completed the run's chunks."""
-    run = ClassificationRun.objects.only("id", "reference_date", "population", "status").get(
-        pk=run_id
-    )
+    run = ClassificationRun.objects.only("id", "reference_date", "status").get(pk=run_id)
     if run.status != RunStatus.RUNNING:
         return False
     param_sets = {ps.model: ps for ps in run.parameter_sets.all()}
@@ -281,7 +293,7 @@ def run_score_chunk(
         metrics,
         params_by_model={m: ps.parameters for m, ps in param_sets.items()},
         previous_by_model=previous,
-        population=run.population,
+        population=_run_population(run_id),
         apply_capacity=False,
     )
     rows = [
@@ -393,6 +405,11 @@ def run_finalize(*, run_id: int) -> ClassificationRun:
         run.save(
             update_fields=["status", "finished_at", "results_count", "events_count", "updated_at"]
         )
+    if connection.vendor == "postgresql":
+        # Fresh statistics: right after a big run the planner would otherwise misjudge the
+        # results table and scan it whole for every chunk of the next run.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {ClassificationResult._meta.db_table}")
     logger.info("classification run %s succeeded: %s results", run.pk, results_count)
     return run
 
