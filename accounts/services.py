@@ -7,14 +7,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.currency import MissingRateError, RateBook
-from accounts.models import Account, ProductLine, Transaction
+from accounts.models import Account, ProductLine, Transaction, TransactionKind
 
 
 @transaction.atomic
 def transaction_create(
     *,
     account: Account,
-    kind: str,
+    kind: str = TransactionKind.SALE,
     date: date,
     quantity: Decimal,
     unit_price: Decimal,

@@ -1,5 +1,7 @@
 """Shared building blocks of the REST API: pagination, permissions, errors, schema defaults."""
 
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError
@@ -13,11 +15,48 @@ from accounts.models import AccountManager
 
 
 class KamPagination(PageNumberPagination):
-    """`page` and `page_size` (up to 200); answers count, next, previous and results."""
+    """`page` and `page_size` (1 to 200); answers count, next, previous and results.
+
+    A `page_size` that is not a whole number from 1 to 200 is a 400 (`{"page_size": [...]}`),
+    not silently replaced by the default: the caller would get a page of another size than
+    asked for without knowing it. The schema documents the range."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        size = int(raw) if re.fullmatch(r"[0-9]{1,4}", raw) else None
+        if size is None or not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"Enter a whole number from 1 to {self.max_page_size}."
+                    ]
+                }
+            )
+        return size
+
+    def get_page_number(self, request, paginator):
+        # An empty `?page=` is no page number (a 404 like `?page=abc`), not the first page.
+        number = request.query_params.get(self.page_query_param)
+        if number == "":
+            return number
+        return super().get_page_number(request, paginator)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(
+                    minimum=1, maximum=self.max_page_size, default=self.page_size
+                )
+        return parameters
 
 
 # --- who is who -----------------------------------------------------------------------------

@@ -2,7 +2,12 @@
 
 from django.urls import include, path, re_path
 from rest_framework import exceptions
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+    schema,
+)
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts
@@ -16,6 +21,7 @@ app_name = "api-v1"
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 @authentication_classes([])
 @permission_classes([])
+@schema(None)  # the catch-all is no operation; it was listed as `/api/v1/./` (from `^.*/$`)
 def api_not_found(request):
     raise exceptions.NotFound()
 

@@ -1,6 +1,10 @@
 """django-filter sets of the accounts API."""
 
+import re
+from datetime import UTC, datetime
+
 import django_filters
+from django import forms
 from django.db import models
 from django.db.models import QuerySet
 
@@ -17,15 +21,96 @@ from accounts.models import (
 from classification.models import SEGMENTS, ClassificationResult, KamModel
 
 
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number, as the schema says (`integer`): `1.5` or `1e3` is a 400, not read as a
+    decimal that matches nothing. (django-filter's NumberFilter takes any decimal.)"""
+
+    field_class = forms.IntegerField
+
+
 class KamFilterSet(django_filters.FilterSet):
     """Foreign keys filter by plain id: an id outside the portfolio gives an empty list, the
-    same answer as an id that does not exist (no 400 that would reveal which ids exist)."""
+    same answer as an id that does not exist (no 400 that would reveal which ids exist).
+
+    Strict: a value of the wrong type is a 400 with the field's messages (DjangoFilterBackend
+    raises on an invalid form), never ignored. Ids and integer fields take whole numbers only;
+    dates take ISO 8601 only (`2026-03-31`), the `format: date` of the schema, not the other
+    formats Django's DATE_INPUT_FORMATS would guess at (`03/31/2026`)."""
 
     class Meta:
         filter_overrides = {
-            models.ForeignKey: {"filter_class": django_filters.NumberFilter},
-            models.OneToOneField: {"filter_class": django_filters.NumberFilter},
+            models.ForeignKey: {"filter_class": IntegerFilter},
+            models.OneToOneField: {"filter_class": IntegerFilter},
+            models.IntegerField: {"filter_class": IntegerFilter},
+            models.SmallIntegerField: {"filter_class": IntegerFilter},
+            models.PositiveIntegerField: {"filter_class": IntegerFilter},
+            models.PositiveSmallIntegerField: {"filter_class": IntegerFilter},
+            models.BigIntegerField: {"filter_class": IntegerFilter},
         }
+
+    def get_form_class(self):
+        base = super().get_form_class()
+        return type(f"Strict{base.__name__}", (StrictFilterForm, base), {})
+
+
+BOOLEAN_VALUES = {"true", "false", "1", "0"}
+# RFC 3339 (the schema's `format: date` / `date-time`); Django alone would also take
+# `3/31/2026` or `2026-3-31`.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+class StrictFilterForm(forms.Form):
+    """A filter given with an empty or unreadable value is an error (a 400), not "no filter":
+    `?plan=`, `?is_active=maybe` or `?due_on_before=3/31/2026` are refused. Only free-text
+    filters (strings) may be empty."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, field in self.fields.items():
+            suffixes = getattr(field.widget, "suffixes", None)
+            if suffixes:
+                parts = zip((f"{name}_{suffix}" for suffix in suffixes), field.fields, strict=True)
+            else:
+                parts = [(name, field)]
+            for key, part in parts:
+                if key in self.data:
+                    message = _invalid(part, self.data.get(key))
+                    if message:
+                        self.add_error(name, message)
+        for name, value in list(cleaned.items()):
+            cleaned[name] = _in_utc(value)
+        return cleaned
+
+
+def _in_utc(value):
+    """Date-times as UTC: PostgreSQL refuses an offset beyond ±16 hours (`-22:05`), which
+    RFC 3339 allows; the instant is the same."""
+    if isinstance(value, slice):
+        return slice(_in_utc(value.start), _in_utc(value.stop))
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            # Before 0001-01-01 or after 9999-12-31 in UTC: the nearest representable instant.
+            edge = datetime.min if value.year == 1 else datetime.max  # noqa: DTZ901
+            return edge.replace(tzinfo=UTC)
+    return value
+
+
+def _invalid(field, value) -> str | None:
+    value = "" if value is None else str(value)
+    if isinstance(field, forms.NullBooleanField):
+        return None if value.lower() in BOOLEAN_VALUES else "Enter true or false."
+    if isinstance(field, forms.CharField) and value == "":
+        return None  # free text
+    if value == "":
+        return "This value may not be empty."
+    if isinstance(field, forms.DateTimeField) and not ISO_DATETIME.fullmatch(value):
+        return "Enter a date and time in ISO 8601 (2026-03-31T12:00:00Z)."
+    if type(field) is forms.DateField and not ISO_DATE.fullmatch(value):
+        return "Enter a date in ISO 8601 (2026-03-31)."
+    return None
 
 
 def _segment_filter(model: str) -> django_filters.ChoiceFilter:

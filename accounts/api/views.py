@@ -249,7 +249,7 @@ class AccountViewSet(
                 )
             new_owner = serializer.validated_data.get("owner")
             if new_owner is not None and not manager_leads_account_owner(user, new_owner.pk):
-                raise exceptions.ValidationError({"owner": "Choose a manager of your team."})
+                raise exceptions.ValidationError({"owner": ["Choose a manager of your team."]})
         serializer.save()
         self._load_classifications([account])
 

@@ -12,15 +12,29 @@ rejected and valid input accepted.
   starts from the same seeded data (reproducible with `derandomize`), a database error in one
   case cannot poison the next, and `DELETE /api/v1/auth/token/` (revoking the caller's own token)
   can be fuzzed like the rest: no operation is excluded.
+- Valid input must be accepted (`positive_data_acceptance`), but an id made up by the fuzzer
+  (`"account": 0`) is rightly answered 400 ("not found in your portfolio"). So in the parts of a
+  case generated as valid (never in a part generated as invalid), the related ids of a request
+  body (`account`, `customer`, `plan`, `objective`, `product_line`, `contacts`, `owner`,
+  `manager`) and the `{id}` of a path are replaced by ids the caller sees: listed once per role
+  through the API itself, and chosen from the generated value, so the run stays reproducible.
+- A few operations enforce business rules across fields that a schema cannot express, so a
+  schema-valid body may rightly be refused with 400. For those operations only (BUSINESS_RULES),
+  a 400 on valid data is accepted if, and only if, every message is on the fields of the rule
+  named there; any other 400 still fails `positive_data_acceptance`, and every other check runs
+  unchanged.
 - The throttle counters are reset before every request: the run sends far more than the per-user
   rate in a minute, and a 429 would hide the endpoint from the fuzzer (429 is documented on every
   operation and checked by the permission tests).
 
-Status: the run still finds failures (invalid list parameters accepted, related ids the fuzzer
-cannot know answered 400, the router root in the schema; see issue 4's note). Until they are
+Status: the run still finds 3 failures: `POST /api/v1/transactions/` answers 500 for a minimal
+body (nam1 and lead), and a list filter with a NUL character (`?search=%00`) answers 400 with a
+bare list, not the documented messages per field (`GET /api/v1/transactions/`). Until they are
 fixed the module is marked `fuzz`, which `make test` deselects; run it with `make fuzz`.
 """
 
+import json
+import zlib
 from datetime import date
 
 import pytest
@@ -33,12 +47,131 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from classification import services as classification_services
 from classification.models import ClassificationRun
 
 REFERENCE_DATE = date(2026, 3, 31)
 ROLES = ("nam1", "lead")
+API = "/api/v1/"
+# Related-id fields of the request bodies -> the collection their ids come from.
+BODY_ID_FIELDS = {
+    "account": "accounts",
+    "customer": "customers",
+    "plan": "plans",
+    "objective": "plan-objectives",
+    "product_line": "product-lines",
+    "contacts": "contacts",
+    "owner": "managers",
+    "manager": "managers",
+}
+
+
+# Cross-field rules, per operation: the fields a 400 on schema-valid data may name.
+_PERIOD = {"period_end"}  # a plan's period cannot end before it starts
+_INVESTMENT = {"end_date"}  # an investment's "until" cannot be before its "from"
+_ACTION = {"done_on"}  # only a done action has a done date (and a done one needs it)
+_CASE = {"closed_at"}  # a service case cannot close before it opened
+_CONTACTS = {"contacts"}  # an interaction's contacts work at the account's customer
+BUSINESS_RULES = {
+    # Wrong credentials: the schema says what a login looks like, not which passwords exist.
+    "POST /api/v1/auth/token/": {"password", "username", "non_field_errors"},
+    # A well-formed import whose rows break the rules is refused as a whole, row by row.
+    "POST /api/v1/transactions/import/": {"detail", "errors", "error_count", "total_rows"},
+    # Only a return or credit note has a quantity below or at zero (depends on `kind`).
+    "POST /api/v1/transactions/": {"quantity"},
+    # The segment must be one of the segments of the override's `model`.
+    "POST /api/v1/classification/overrides/": {"segment"},
+    # A sales lead may give an account only to a manager of his own team.
+    "PUT /api/v1/accounts/{id}/": {"owner"},
+    "PATCH /api/v1/accounts/{id}/": {"owner"},
+    **{
+        f"{m} /api/v1/plans/{s}": _PERIOD
+        for m, s in [("POST", ""), ("PUT", "{id}/"), ("PATCH", "{id}/")]
+    },
+    **{
+        f"{m} /api/v1/investments/{s}": _INVESTMENT
+        for m, s in [("POST", ""), ("PUT", "{id}/"), ("PATCH", "{id}/")]
+    },
+    **{
+        f"{m} /api/v1/plan-actions/{s}": _ACTION
+        for m, s in [("POST", ""), ("PUT", "{id}/"), ("PATCH", "{id}/")]
+    },
+    **{
+        f"{m} /api/v1/service-cases/{s}": _CASE
+        for m, s in [("POST", ""), ("PUT", "{id}/"), ("PATCH", "{id}/")]
+    },
+    **{
+        f"{m} /api/v1/interactions/{s}": _CONTACTS
+        for m, s in [("POST", ""), ("PUT", "{id}/"), ("PATCH", "{id}/")]
+    },
+}
+
+
+def business_rule_or_positive_data_acceptance(ctx, response, case):
+    """`positive_data_acceptance`, except a 400 naming only the fields of the operation's
+    business rule (BUSINESS_RULES)."""
+    meta = case.meta
+    if response.status_code == 400 and meta is not None and meta.generation.mode.is_positive:
+        try:
+            fields = set(json.loads(response.content))
+        except (ValueError, TypeError):
+            fields = set()
+        if fields and fields <= BUSINESS_RULES[case.operation.label]:
+            return None
+    return positive_data_acceptance(ctx, response, case)
+
+
+def _visible_ids(token: str) -> dict[str, list[int]]:
+    """Per collection (`accounts`, `classification/runs`, ...), the ids the caller sees, read
+    through the API as that caller (first page of 200)."""
+    paths = {op.path for op in (result.ok() for result in schema.get_all_operations())}
+    collections = {path.removeprefix(API).split("/{")[0] for path in paths if "/{id}/" in path}
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    ids = {}
+    for collection in sorted(collections | set(BODY_ID_FIELDS.values())):
+        response = client.get(f"{API}{collection}/", {"page_size": 200})
+        assert response.status_code == 200, (collection, response.status_code)
+        ids[collection] = sorted(row["id"] for row in response.json()["results"])
+    cache.clear()
+    return ids
+
+
+def _pick(pool: list[int], generated) -> int | None:
+    """A visible id chosen by the generated value (the same case always gets the same id)."""
+    if not pool:
+        return None
+    return pool[zlib.crc32(repr(generated).encode()) % len(pool)]
+
+
+def _use_visible_ids(case, ids: dict[str, list[int]]) -> None:
+    """Replace made-up related ids by visible ones, in the valid parts of the case only."""
+    meta = case.meta
+    negative_at = meta.is_negative_at if meta is not None else (lambda location: False)
+    if "id" in case.path_parameters and not negative_at(ParameterLocation.PATH):
+        collection = case.path.removeprefix(API).split("/{")[0]
+        picked = _pick(ids.get(collection, []), case.path_parameters["id"])
+        if picked is not None:
+            case.path_parameters = {**case.path_parameters, "id": picked}
+    if isinstance(case.body, dict) and not negative_at(ParameterLocation.BODY):
+        body = dict(case.body)
+        for name, collection in BODY_ID_FIELDS.items():
+            value = body.get(name)
+            pool = ids.get(collection, [])
+            if isinstance(value, bool) or not pool:
+                continue
+            if isinstance(value, int):
+                body[name] = _pick(pool, value)
+            elif isinstance(value, list) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
+                body[name] = sorted({_pick(pool, (name, i, v)) for i, v in enumerate(value)})
+        if body != case.body:
+            case.body = body
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +194,13 @@ def fuzz_tokens(django_db_setup, django_db_blocker):
         users = get_user_model().objects.filter(username__in=ROLES)
         tokens = {user.username: Token.objects.create(user=user).key for user in users}
         assert sorted(tokens) == sorted(ROLES)
+        visible = {role: _visible_ids(token) for role, token in tokens.items()}
         # Django's WSGI handler closes the connection after every request (as its test client
         # does not); here that would end the test transaction. Same as django.test.Client.
         signals.request_started.disconnect(close_old_connections)
         signals.request_finished.disconnect(close_old_connections)
         try:
-            yield tokens
+            yield tokens, visible
         finally:
             signals.request_started.connect(close_old_connections)
             signals.request_finished.connect(close_old_connections)
@@ -89,13 +223,23 @@ def test_the_schema_has_every_operation():
 @pytest.mark.parametrize("role", ROLES)
 @schema.parametrize()
 @settings(
-    max_examples=20,
+    max_examples=8,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_api_conforms_to_its_schema(case, role, fuzz_tokens):
+    tokens, visible = fuzz_tokens
+    _use_visible_ids(case, visible[role])
     cache.clear()
     with transaction.atomic():
-        case.call_and_validate(headers={"Authorization": f"Token {fuzz_tokens[role]}"})
+        headers = {"Authorization": f"Token {tokens[role]}"}
+        if case.operation.label in BUSINESS_RULES:
+            case.call_and_validate(
+                headers=headers,
+                excluded_checks=[positive_data_acceptance],
+                additional_checks=[business_rule_or_positive_data_acceptance],
+            )
+        else:
+            case.call_and_validate(headers=headers)
         transaction.set_rollback(True)

@@ -9,6 +9,7 @@ import pytest
 from accounts.models import Transaction
 from relationships.models import Opportunity, PlanAction
 from tests.factories import (
+    AccountTeamMemberFactory,
     AssessmentFactory,
     ExchangeRateFactory,
     OpportunityFactory,
@@ -50,6 +51,24 @@ def test_transaction_converts_currency_and_missing_rate_is_400(world):
     response = client.post("/api/v1/transactions/", {**body, "currency": "JPY"}, format="json")
     assert response.status_code == 400
     assert "No exchange rate for JPY" in response.json()["currency"][0]
+
+
+def test_a_transaction_without_kind_is_a_sale(world):
+    body = {k: v for k, v in SALE.items() if k != "kind"}
+    response = world.client("nam1").post(
+        "/api/v1/transactions/",
+        {**body, "account": world.accounts["acc1"].pk, "currency": "EUR"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["kind"] == "sale"
+
+
+def test_a_transaction_with_zero_quantity_is_a_400_on_quantity(world):
+    body = {**SALE, "account": world.accounts["acc1"].pk, "currency": "EUR", "quantity": "0"}
+    response = world.client("nam1").post("/api/v1/transactions/", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["quantity"]
 
 
 def test_duplicate_external_reference_is_400(world):
@@ -134,6 +153,18 @@ def test_lead_hands_accounts_only_to_their_team(world):
     )
     assert response.status_code == 400
     assert "owner" in response.json()
+
+
+def test_a_manager_outside_the_lead_team_is_a_400_with_a_list_of_messages(world):
+    """Found by Schemathesis: a manager the lead sees (a team member of one of his accounts) but
+    who is not on his team was answered `{"owner": "..."}`, not a list of messages."""
+    account = world.accounts["acc1"]
+    AccountTeamMemberFactory(account=account, manager=world.managers["other"])
+    response = world.client("lead").patch(
+        f"/api/v1/accounts/{account.pk}/", {"owner": world.managers["other"].pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"owner": ["Choose a manager of your team."]}
 
 
 def test_model_validation_is_400_not_500(world):
