@@ -138,6 +138,12 @@ def kam_exception_handler(exc, context):
                 ]
             }
         )
+    elif isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
+        # A bare list of messages (e.g. a NUL character in ?search=) still answers in the
+        # documented shape: messages keyed by field, here the non-field key.
+        exc = exceptions.ValidationError(
+            {serializers.api_settings.NON_FIELD_ERRORS_KEY: exc.detail}
+        )
     return exception_handler(exc, context)
 
 

@@ -70,3 +70,10 @@ def test_a_date_time_filter_with_a_far_offset_is_no_server_error(world):
         "/api/v1/interactions/", {"occurred_after": "0683-12-24T03:37:23-22:05"}
     )
     assert response.status_code == 200
+
+
+def test_a_nul_character_in_search_is_a_400_keyed_like_every_error(world):
+    """Found by Schemathesis: the message came as a bare list, which the 400 schema forbids."""
+    response = world.client("nam1").get("/api/v1/transactions/", {"search": "\x00abc"})
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Null characters are not allowed."]}
