@@ -14,9 +14,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    TextField,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.utils import timezone
 
 from accounts.models import Account, AccountManager, Transaction
@@ -356,10 +357,12 @@ def portfolio_alerts(*, user, reference_date: dt.date | None = None) -> dict:
     warnings = {"revenue_drop": [], "uncoupling": [], "over_capacity": []}
     for account_id, name, country, model, segment, flags in (
         ClassificationResult.objects.filter(account_id__in=visible, is_current=True)
+        # Flags matched in the JSON text: a JSON `contains` lookup does not exist on SQLite.
+        .annotate(flags_text=Cast("flags", output_field=TextField()))
         .filter(
             Q(model="millman_wilson", segment="uncoupling_kam")
-            | Q(model="millman_wilson", flags__contains=["uncoupling:growth"])
-            | Q(model="four_s", flags__contains=["over_capacity"])
+            | Q(model="millman_wilson", flags_text__contains='"uncoupling:growth"')
+            | Q(model="four_s", flags_text__contains='"over_capacity"')
         )
         .order_by("account__customer__name")
         .values_list(
