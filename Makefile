@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_PASSWORD ?= kam-demo-2026
 
-.PHONY: run test fuzz lint format services browser migrate assets clean
+.PHONY: run test fuzz lint format services browser migrate assets clean serve bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,14 @@ migrate: $(VENV)/.installed-run
 ## Set everything up and serve the demo on http://127.0.0.1:8000 (SQLite, tasks in-process).
 run: migrate assets
 	$(BIN)/python manage.py seed_demo --demo-users --password "$(DEMO_PASSWORD)" --if-empty
-	$(BIN)/python manage.py recompute_scores
+	$(BIN)/python manage.py recompute_scores --history 5
 	@echo "Log in at http://$(HOST):$(PORT)/ as admin, lead, gam, nam1 or nam2 with password $(DEMO_PASSWORD)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Production-like on PostgreSQL and Redis: gunicorn + whitenoise, a Celery worker and beat, JSON
+## logs (scripts/serve.sh; Ctrl-C stops all three). Defaults: database kam, Redis db 0 and 1.
+serve: $(VENV)/.installed-run assets services
+	HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
 
 ## Start PostgreSQL and Redis if they are down; fail loudly if they cannot be reached.
 services:
@@ -47,9 +52,11 @@ browser:
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## Style and security lint: ruff, and bandit (no medium or high finding; config in pyproject.toml).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -c pyproject.toml -r . -ll
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .
@@ -63,6 +70,15 @@ test: $(VENV)/.installed assets services browser lint
 ## Schemathesis alone: every API operation as a manager and a lead (also part of `make test`).
 fuzz: $(VENV)/.installed services
 	$(BIN)/python -m pytest --create-db -p no:cacheprovider -m fuzz tests/api/test_schemathesis.py
+
+## Benchmarks at 100k accounts / 5M transactions (bench/README.md); writes bench/results.md.
+bench: $(VENV)/.installed-run services
+	$(BIN)/python bench/seed.py --accounts 100000 --transactions 5000000 --database kam_bench
+	$(BIN)/python bench/recompute.py --database kam_bench --workers 1 2
+	$(BIN)/python bench/api.py --database kam_bench
+	$(BIN)/python bench/import_transactions.py --database kam_bench_import --rows 100000 1000000
+	$(BIN)/python bench/dashboard.py --database kam_bench
+	$(BIN)/python bench/api.py --database kam_bench --overview
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles node_modules

@@ -5,14 +5,18 @@ Also home of the base classes every KAM admin uses (relationships/admin.py impor
   related admin's queryset (so a manager can only pick accounts they can see).
 - `PortfolioScopedAdmin`: rows that belong to an account follow the portfolio visibility selector,
   the one place that decides who sees what; a superuser sees everything.
+- `KamHistoryAdmin`: the audit trail's history pages, scoped and read-only (mix it in first).
 """
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.models import (
     Account,
@@ -79,7 +83,8 @@ class KamAdmin(CsvExportMixin, VisibleChoicesMixin, admin.ModelAdmin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         if obj is None:
             return readonly
-        return tuple(dict.fromkeys((*readonly, *TIMESTAMPS)))
+        stamps = tuple(f.name for f in self.model._meta.fields if f.name in TIMESTAMPS)
+        return tuple(dict.fromkeys((*readonly, *stamps)))
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -97,6 +102,43 @@ class PortfolioScopedAdmin(KamAdmin):
         return visible_through_account(
             super().get_queryset(request), request.user, self.account_path
         )
+
+
+class KamHistoryAdmin(SimpleHistoryAdmin):
+    """The audit trail's "History" page, scoped like the change page: put it first in the bases
+    (`class XAdmin(KamHistoryAdmin, PortfolioScopedAdmin)`).
+
+    simple-history would show the trail of an object outside the caller's queryset (it falls back
+    to the history when the object is not found) and would save a "revert" POSTed to a version's
+    page, bypassing the services. Here the object must be in `get_queryset` (a deleted object's
+    trail is for administrators only), and versions are read-only."""
+
+    history_list_display = ("history_change_reason",)
+
+    def _check_history_access(self, request: HttpRequest, object_id: str) -> None:
+        object_id = unquote(object_id)
+        if self.get_object(request, object_id) is not None:
+            return
+        if request.user.is_superuser:
+            try:
+                self.model._meta.pk.to_python(object_id)
+            except ValidationError:
+                raise Http404 from None
+            return
+        raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._check_history_access(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied("Versions are read-only; change the object itself.")
+        self._check_history_access(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
 
 
 class KamTabularInline(VisibleChoicesMixin, admin.TabularInline):
@@ -132,7 +174,7 @@ class CustomerAccountInline(KamTabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(KamAdmin):
+class CustomerAdmin(KamHistoryAdmin, KamAdmin):
     list_display = ("name", "legal_name", "industry", "country", "parent", "employees")
     list_filter = ("country", "industry")
     search_fields = ("name", "legal_name", "industry")
@@ -225,7 +267,7 @@ class AccountPlanInline(KamTabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(KamAdmin):
+class AccountAdmin(KamHistoryAdmin, KamAdmin):
     list_display = (
         "customer",
         "level",
@@ -273,7 +315,7 @@ class CurrentMembershipFilter(admin.SimpleListFilter):
 
 
 @admin.register(AccountTeamMember)
-class AccountTeamMemberAdmin(PortfolioScopedAdmin):
+class AccountTeamMemberAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     list_display = ("account", "manager", "role", "start_date", "end_date")
     list_filter = ("role", CurrentMembershipFilter)
     search_fields = (
@@ -350,7 +392,7 @@ class TransactionAdminForm(forms.ModelForm):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(PortfolioScopedAdmin):
+class TransactionAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     """Managers create transactions; only administrators correct or delete them."""
 
     form = TransactionAdminForm

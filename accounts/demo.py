@@ -13,6 +13,8 @@ global/national matrix with its account teams.
 
 Rows are written in dependency order with `bulk_create` inside one `transaction.atomic`; amounts
 are converted into the base currency with one `RateBook` loaded after the rates are written.
+Bulk writes send no signals, so the audit trail of the demo rows (created, by nobody, reason
+"seed_demo") is written last, one INSERT ... SELECT per audited model, in the same transaction.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.currency import RateBook
+from accounts.history import history_insert_select
 from accounts.models import (
     Account,
     AccountManager,
@@ -689,6 +692,16 @@ class _DemoBuilder:
         self._write_service_cases()
         self._write_assessments()
         self._write_investments()
+        self._write_history()
+
+    def _write_history(self) -> None:
+        audited = (Customer, Account, AccountTeamMember, Transaction, Opportunity, AccountPlan,
+                   PlanObjective, PlanAction, Assessment, RelationshipInvestment)  # fmt: skip
+        with self._bar("history", len(audited), unit="tables") as bar:
+            for model in audited:
+                table = connection.ops.quote_name(model._meta.db_table)
+                history_insert_select(model, source=table, reason="seed_demo")
+                bar.update(1)
 
     # -- planning: customers, groups, accounts ---------------------------------------------------
 

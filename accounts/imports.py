@@ -4,7 +4,8 @@ Decisions (see also the API view in `accounts/api/imports.py`):
 
 - All-or-nothing. Any bad row rejects the whole import; the report lists every bad row (row number,
   field, message), capped at `MAX_REPORTED_ERRORS` entries with the full count in `error_count`, so
-  a bad 1,000,000-row file does not produce a 100 MB answer.
+  a bad 1,000,000-row file does not produce a 100 MB answer; a message quoting a cell (which may be
+  128 KB) is clipped to `MAX_MESSAGE_LENGTH` characters for the same reason.
 - Row numbers. JSON rows are numbered from 1. A CSV row is reported by its row in the file counting
   the header as row 1, so the first data row is 2: this is the line number in a text editor and the
   row number in a spreadsheet (they differ only after a cell containing a line break, where we count
@@ -26,8 +27,10 @@ Decisions (see also the API view in `accounts/api/imports.py`):
   INSERT ... SELECT ... ON CONFLICT DO NOTHING (so a concurrent import of the same references
   cannot duplicate them). Elsewhere (SQLite) presence is checked in batches of 5000 references and
   the rows are written with bulk_create(batch_size=5000, ignore_conflicts=True).
-- Bulk writes send no signals (neither does bulk_create): an audit trail must record imports
-  explicitly.
+- Audit trail. Bulk writes send no signals, so the import records its history itself, in the same
+  statement (PostgreSQL: the INSERT is a CTE whose RETURNING rows feed the historical table) or
+  transaction (elsewhere): one historical row per created transaction, by the importing user,
+  with the reason "import: <source system>". A rejected import writes neither.
 """
 
 import codecs
@@ -45,6 +48,7 @@ from typing import IO, Any
 from django.db import connection, transaction
 
 from accounts.currency import MissingRateError, RateBook
+from accounts.history import history_insert_select
 from accounts.models import AMOUNT_TOLERANCE, ProductLine, Transaction, TransactionKind
 from accounts.selectors import accounts_visible_to
 from kam.admin_csv import FORMULA_TRIGGERS
@@ -53,6 +57,8 @@ MAX_IMPORT_FILE_SIZE = 200 * 1024 * 1024  # bytes; a larger upload answers 413
 MAX_REPORTED_ERRORS = 1000
 MAX_REPORTED_PRESENT_ROWS = 1000
 MAX_LINE_LENGTH = 1024 * 1024  # characters; protects memory from a file without line breaks
+MAX_MESSAGE_LENGTH = 300  # characters of one reported error message
+MAX_FIELD_NAME_LENGTH = 60  # characters of a reported column name
 PRESENCE_BATCH_SIZE = 5000  # references checked against the database per query
 BULK_BATCH_SIZE = 5000
 
@@ -82,6 +88,10 @@ DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 CENT = Decimal("0.01")
 
+NUL_HEADER_MESSAGE = (
+    "The header contains NUL bytes: the file is not UTF-8 text (UTF-16?). Save it as CSV UTF-8 "
+    "and send it again."
+)
 INJECTION_MESSAGE = (
     "Text may not start with =, +, -, @, a tab or a carriage return: spreadsheets run it as a "
     "formula (CSV injection)."
@@ -141,7 +151,12 @@ class ImportReport:
     def add_error(self, row: int | None, field_name: str, message: str) -> None:
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(RowError(row, field_name, message))
+            # Messages quote the cell, which may be a megabyte: keep the answer small.
+            self.errors.append(RowError(row, _clip(field_name), _clip(message, MAX_MESSAGE_LENGTH)))
+
+
+def _clip(text: str, limit: int = MAX_FIELD_NAME_LENGTH) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 class NumberedRow(dict):
@@ -210,6 +225,8 @@ class CsvRows:
                     header = [cell.strip().lower() for cell in cells]
                     if not any(header):
                         raise ImportFileError("The first row must be the header (column names).")
+                    if any("\x00" in name for name in header):
+                        raise ImportFileError(NUL_HEADER_MESSAGE)
                     twice = sorted({name for name in header if header.count(name) > 1})
                     if twice:
                         raise ImportFileError(
@@ -548,7 +565,7 @@ class _Spool:
             self.file.close()
 
 
-def _insert_postgresql(spool: _Spool, source_system: str) -> int:
+def _insert_postgresql(spool: _Spool, source_system: str, *, user, reason: str) -> int:
     table = f"kam_import_{uuid.uuid4().hex}"
     target = Transaction._meta.db_table
     column_sql = (
@@ -594,19 +611,29 @@ def _insert_postgresql(spool: _Spool, source_system: str) -> int:
                 f"{present} ORDER BY t.row LIMIT {MAX_REPORTED_PRESENT_ROWS}", [source_system]
             )
             spool.report.already_present_rows = [r[0] for r in cursor.fetchall()]
-        cursor.execute(
-            f"INSERT INTO {target} ({insert_columns}) "  # noqa: S608 - names generated above
-            f"SELECT {select} FROM {table} ORDER BY row ON CONFLICT DO NOTHING",
-            [source_system],
+        written = (
+            f"WITH written AS (INSERT INTO {target} ({insert_columns}) "  # noqa: S608
+            f"SELECT {select} FROM {table} ORDER BY row ON CONFLICT DO NOTHING RETURNING *)"
         )
-        created = cursor.rowcount
+        # One statement writes the transactions and their history: both or neither.
+        created = history_insert_select(
+            Transaction,
+            source="written",
+            prefix=written,
+            prefix_params=[source_system],
+            reason=reason,
+            user=user,
+            only_new=False,
+        )
         cursor.execute(f"DROP TABLE {table}")
     return created
 
 
-def _insert_generic(spool: _Spool, source_system: str) -> int:
+def _insert_generic(spool: _Spool, source_system: str, *, user, reason: str) -> int:
     spool.file.seek(0)
     before = Transaction.objects.filter(source_system=source_system).count()
+    # SQLite runs one writer at a time: this transaction's new rows are those after the last id.
+    last_id = Transaction.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
     def decimal_or_none(text: str) -> Decimal | None:
         return Decimal(text) if text else None
@@ -640,6 +667,14 @@ def _insert_generic(spool: _Spool, source_system: str) -> int:
             batch.clear()
     if batch:
         Transaction.objects.bulk_create(batch, ignore_conflicts=True)
+    history_insert_select(
+        Transaction,
+        source=connection.ops.quote_name(Transaction._meta.db_table),
+        where="t.id > %s AND t.source_system = %s",
+        params=[last_id, source_system],
+        reason=reason,
+        user=user,
+    )
     return Transaction.objects.filter(source_system=source_system).count() - before
 
 
@@ -697,11 +732,16 @@ def transactions_import(
             report.already_present_rows.clear()
             return report
         spool.flush()
+        reason = f"import: {report.source_system}"
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                report.created = _insert_postgresql(spool, report.source_system)
+                report.created = _insert_postgresql(
+                    spool, report.source_system, user=user, reason=reason
+                )
             else:
-                report.created = _insert_generic(spool, report.source_system)
+                report.created = _insert_generic(
+                    spool, report.source_system, user=user, reason=reason
+                )
         # A concurrent import may have written some of the same references in the meantime.
         report.already_present = (
             spool.count

@@ -7,8 +7,26 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
 from kam.db import TimeStampedModel, country_code_validator, currency_code_validator
+
+
+class KamHistory(HistoricalRecords):
+    """The audit trail of a model: every save and delete, by whom (the request's user, or the one
+    a service names) and why. `updated_at` is left out: `history_date` says when. A change made
+    outside any request by nobody in particular (a task, a command) gives "system" as reason."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("excluded_fields", ["updated_at"])
+        super().__init__(**kwargs)
+
+    def get_change_reason_for_object(self, instance, history_type, using):
+        reason = super().get_change_reason_for_object(instance, history_type, using)
+        if not reason and self.get_history_user(instance) is None:
+            return "system"
+        return reason
+
 
 # Half a cent of rounding, plus room for SQLite, which checks the constraint in floating point.
 AMOUNT_TOLERANCE = Decimal("0.006")
@@ -36,6 +54,8 @@ class Customer(TimeStampedModel):
         related_name="subsidiaries",
         help_text="The corporate group this customer belongs to.",
     )
+
+    history = KamHistory()
 
     class Meta:
         ordering = ["name"]
@@ -242,6 +262,8 @@ class Account(TimeStampedModel):
 
     objects = AccountQuerySet.as_manager()
 
+    history = KamHistory()
+
     class Meta:
         ordering = ["customer__name", "level", "country"]
         constraints = [
@@ -317,6 +339,8 @@ class AccountTeamMember(TimeStampedModel):
     role = models.CharField(max_length=20, choices=Role.choices)
     start_date = models.DateField("from")
     end_date = models.DateField("until", null=True, blank=True)
+
+    history = KamHistory()
 
     class Meta:
         ordering = ["account", "role"]
@@ -408,6 +432,8 @@ class Transaction(TimeStampedModel):
     external_reference = models.CharField(
         max_length=100, blank=True, help_text="Unique per source system: re-imports create nothing."
     )
+
+    history = KamHistory()
 
     class Meta:
         ordering = ["-date", "-id"]

@@ -101,6 +101,9 @@ for _name in (
     "_population_chunks",
     "_current_segments",
     "_apply_capacity",
+    "_record_segment_changes",
+    "_make_current",
+    "_write_results",
     "parameter_sets_active",
 ):
     setattr(services, _name, _timed(_name, getattr(services, _name)))

@@ -1,14 +1,26 @@
-"""Time the transaction import (POST /api/v1/transactions/import/ with a CSV upload).
+"""Time the transaction import (POST /api/v1/transactions/import/, CSV upload) against COPY.
 
     .venv/bin/python bench/import_transactions.py --database kam_bench_import --rows 100000 1000000
 
-For each row count: a clean file (all rows created), the same file again (all already present,
-nothing created) and the clean file with its last row made bad (rejected, nothing written). Each
-request goes through the real view (multipart parsing, upload to a temporary file, streaming CSV,
-validation, COPY + INSERT ... ON CONFLICT) via Django's test client, authenticated as a manager.
-Prints seconds per case and the process's peak RSS (which includes the test client's own copy of
-the encoded request body). Never part of the test suite; only databases named kam_bench* are
-accepted; the database is migrated and gets its own bench data.
+The database is created if missing, migrated, and gets its own small bench data (a manager with
+20 accounts, a USD rate, a product line); only databases named kam_bench* are accepted. The app
+is served by gunicorn (one sync worker, `kam.settings.bench`) and each request goes through the
+real stack: multipart upload streamed to a temporary file by Django, the streaming CSV reader,
+validation, the spool file, COPY into a temporary table, INSERT ... SELECT with its history.
+
+For each row count, on a fresh source system:
+
+* **floor**: PostgreSQL `COPY` of the same CSV file into a scratch table with the file's columns
+  (typed, no index; dropped again), before and after the import cases (mean of the two);
+* **clean**: the file, all rows created; its time divided by the floor is the ratio (target: at
+  most 5x);
+* **re-sent**: the same file again: nothing created, every row reported already present;
+* **last row bad**: the file with an unknown currency in its last row: 400, nothing written.
+
+Memory: the worker's peak RSS (VmHWM, reset through /proc/<pid>/clear_refs before each case)
+per case. Streamed means flat: the peak does not grow with the row count (a file of 1,000,000
+rows held in memory as rows would cost over 1 GB). Writes the "import" section of
+bench/results.md. Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -16,29 +28,76 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import resource
+import re
+import statistics
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/ is no package
+
+from api import (
+    api_token,
+    bench_env,
+    log,
+    machine_info,
+    start_gunicorn,
+    stop_gunicorn,
+    target_line,
+    write_section,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 5.0
+FLAT_MB = 64  # allowed growth of the worker's peak from the smallest to the largest file
+HEADER = [
+    "account",
+    "kind",
+    "date",
+    "quantity",
+    "unit_price",
+    "currency",
+    "external_reference",
+    "product_line",
+    "description",
+    "order_reference",
+]
+FLOOR_TABLE = """
+CREATE TABLE bench_import_floor (
+    account bigint, kind varchar(20), date date, quantity numeric(14, 3),
+    unit_price numeric(16, 4), currency varchar(3), external_reference varchar(100),
+    product_line varchar(50), description varchar(250), order_reference varchar(100)
+)
+"""
 
 
-def setup(database: str) -> None:
-    if not database.startswith("kam_bench"):
-        sys.exit("Only databases named kam_bench* are accepted.")
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kam.settings.base"
-    os.environ.setdefault("DJANGO_LOG_LEVEL", "ERROR")
+def connect(database: str):
+    import psycopg2
+
+    return psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=database)
+
+
+def setup(database: str) -> dict[str, str]:
+    env = bench_env(database)
+    admin = connect("postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database])
+        if cur.fetchone() is None:
+            log(f"creating {database}")
+            cur.execute(f'CREATE DATABASE "{database}"')
+    admin.close()
+    os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0, skip_checks=True)
+    return env
 
 
 def bench_data():
@@ -68,20 +127,7 @@ def bench_data():
 def write_csv(path: Path, rows: int, accounts: list[int], *, last_bad: bool) -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(
-            [
-                "account",
-                "kind",
-                "date",
-                "quantity",
-                "unit_price",
-                "currency",
-                "external_reference",
-                "product_line",
-                "description",
-                "order_reference",
-            ]
-        )
+        writer.writerow(HEADER)
         for i in range(rows):
             currency = "XXX" if last_bad and i == rows - 1 else ("USD" if i % 3 else "EUR")
             writer.writerow(
@@ -100,67 +146,237 @@ def write_csv(path: Path, rows: int, accounts: list[int], *, last_bad: bool) -> 
             )
 
 
-def post(client, path: Path, source_system: str):
-    from django.core.files.uploadedfile import SimpleUploadedFile
+def copy_floor(database: str, path: Path) -> float:
+    """COPY the file into a scratch table (created and dropped in the same transaction)."""
+    conn = connect(database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS bench_import_floor")
+            cur.execute(FLOOR_TABLE)
+            started = time.perf_counter()
+            with path.open(encoding="utf-8") as source:
+                cur.copy_expert(
+                    "COPY bench_import_floor FROM STDIN WITH (FORMAT csv, HEADER true)",
+                    source,
+                    size=1024 * 1024,
+                )
+            conn.commit()
+            seconds = time.perf_counter() - started
+            cur.execute("DROP TABLE bench_import_floor")
+        conn.commit()
+    finally:
+        conn.close()
+    return seconds
 
-    content = path.read_bytes()
+
+def worker_pid(master: int) -> int:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    if len(children) != 1:
+        sys.exit(f"expected one gunicorn worker under {master}, found {children}")
+    return int(children[0])
+
+
+def rss_mb(pid: int, field: str) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def reset_peak(pid: int) -> None:
+    """Reset VmHWM to the current RSS (Linux); without the right to, the peaks accumulate."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError as exc:
+        log(f"could not reset the worker's peak RSS ({exc}): peaks are cumulative")
+
+
+def post(port: int, token: str, path: Path, source_system: str) -> tuple[float, int, dict]:
+    """A multipart upload streamed from the file (only the standard library on the client)."""
+    import http.client
+    import json
+
+    boundary = uuid.uuid4().hex
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="source_system"\r\n\r\n'
+        f'{source_system}\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="bench.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body():
+        yield head
+        with path.open("rb") as upload:
+            while chunk := upload.read(1024 * 1024):
+                yield chunk
+        yield tail
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
     started = time.perf_counter()
-    response = client.post(
+    conn.request(
+        "POST",
         "/api/v1/transactions/import/",
-        {"file": SimpleUploadedFile("bench.csv", content), "source_system": source_system},
-        format="multipart",
+        body=body(),
+        headers={
+            "Authorization": f"Token {token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + path.stat().st_size + len(tail)),
+        },
     )
-    return time.perf_counter() - started, response
+    response = conn.getresponse()
+    payload = response.read()
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds, response.status, json.loads(payload)
+
+
+def render(args, info: dict, results: list[dict]) -> str:
+    lines = [
+        "<!-- import:start -->",
+        "## Import (bench/import_transactions.py)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Machine: "
+        + ", ".join(f"{k} {v}" for k, v in info.items())
+        + f". Database {args.database} (its own 20 accounts; the transactions table grows "
+        "by each clean import).",
+        "",
+        "POST /api/v1/transactions/import/ (CSV upload) to gunicorn (1 sync worker, "
+        "`kam.settings.bench`); floor = PostgreSQL `COPY` of the same file into a scratch table "
+        "with the file's columns (no index), mean of the COPY before and after the cases. "
+        "Peak RSS = the worker's VmHWM during the case (reset before each).",
+        "",
+        "| rows | file MB | case | status | seconds | x COPY floor | created | already present |"
+        " rows added | worker peak RSS MB (before) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['rows']:,} | {r['file_mb']:.1f} | COPY floor | - | {r['floor']:.2f} "
+            f"({', '.join(f'{x:.2f}' for x in r['floors'])}) | 1.0 | - | - | - | - |"
+        )
+        for c in r["cases"]:
+            lines.append(
+                f"| {r['rows']:,} | {r['file_mb']:.1f} | {c['case']} | {c['status']} | "
+                f"{c['seconds']:.1f} | {c['seconds'] / r['floor']:.1f} | {c['created']} | "
+                f"{c['present']} | {c['added']:,} | {c['peak']:.0f} ({c['rss_before']:.0f}) |"
+            )
+    biggest = max(results, key=lambda r: r["rows"])
+    clean = biggest["cases"][0]
+    ratio = clean["seconds"] / biggest["floor"]
+    peaks = {r["rows"]: max(c["peak"] for c in r["cases"]) for r in results}
+    smallest = min(results, key=lambda r: r["rows"])
+    growth = peaks[biggest["rows"]] - peaks[smallest["rows"]]
+    semantics = all(
+        r["cases"][0]["added"] == r["rows"]
+        and r["cases"][1]["added"] == 0
+        and r["cases"][1]["present"] == r["rows"]
+        and r["cases"][2]["status"] == 400
+        and r["cases"][2]["added"] == 0
+        for r in results
+    )
+    lines += [
+        "",
+        "| target | met | figure |",
+        "|---|---|---|",
+        target_line(
+            f"import of {biggest['rows']:,} rows at most 5x COPY",
+            ratio <= TARGET_RATIO,
+            f"{ratio:.1f}x ({clean['seconds']:.1f} s vs {biggest['floor']:.2f} s)"
+            + ("" if ratio <= TARGET_RATIO else f"; missed by {ratio / TARGET_RATIO:.1f}x"),
+        ),
+        target_line(
+            "memory flat (streamed)",
+            len(results) > 1 and growth < FLAT_MB,
+            (
+                f"worker peak {peaks[smallest['rows']]:.0f} MB at {smallest['rows']:,} rows, "
+                f"{peaks[biggest['rows']]:.0f} MB at {biggest['rows']:,} rows "
+                f"(+{growth:.0f} MB for +{biggest['file_mb'] - smallest['file_mb']:.0f} MB of "
+                "file)"
+            )
+            if len(results) > 1
+            else f"peak {peaks[biggest['rows']]:.0f} MB (one row count: not compared)",
+        ),
+        target_line(
+            "all-or-nothing kept",
+            semantics,
+            "clean: all created; re-sent: none created, all reported present; last row bad: "
+            "400, nothing written",
+        ),
+        "",
+        "Command:",
+        "",
+        "```",
+        f".venv/bin/python bench/import_transactions.py --database {args.database} --rows "
+        + " ".join(str(n) for n in args.rows),
+        "```",
+        "<!-- import:end -->",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default="kam_bench_import")
-    parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--port", type=int, default=8732)
+    parser.add_argument("--no-results", action="store_true", help="do not write results.md")
     args = parser.parse_args()
-    setup(args.database)
+    env = setup(args.database)
+    from django.db import connection
 
-    from django.test.utils import override_settings
-    from django.urls import path
-    from rest_framework.test import APIClient
-
-    from accounts.api.imports import TransactionImportApi
     from accounts.models import Transaction
 
-    urlconf = type(
-        "BenchUrls",
-        (),
-        {"urlpatterns": [path("api/v1/transactions/import/", TransactionImportApi.as_view())]},
-    )
+    info = machine_info()
     user, accounts = bench_data()
-    client = APIClient()
-    client.force_authenticate(user)
-    print(f"{'rows':>9} {'case':<22} {'status':>6} {'seconds':>8} {'created':>9} {'present':>9}")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        override_settings(ROOT_URLCONF=urlconf, ALLOWED_HOSTS=["testserver"]),
-    ):
-        for rows in args.rows:
-            clean, bad = Path(tmp, "clean.csv"), Path(tmp, "bad.csv")
-            write_csv(clean, rows, accounts, last_bad=False)
-            write_csv(bad, rows, accounts, last_bad=True)
-            source = f"bench-{uuid.uuid4().hex[:8]}"
-            before = Transaction.objects.count()
-            for case, file in (("clean", clean), ("re-sent", clean), ("last row bad", bad)):
-                if case == "last row bad":
-                    source = f"bench-{uuid.uuid4().hex[:8]}"
-                seconds, response = post(client, file, source)
-                body = response.json()
-                print(
-                    f"{rows:>9} {case:<22} {response.status_code:>6} {seconds:>8.1f} "
-                    f"{body.get('created', '-'):>9} {body.get('already_present', '-'):>9}"
-                )
-            print(
-                f"{'':>9} file {clean.stat().st_size / 1e6:.1f} MB; "
-                f"rows added {Transaction.objects.count() - before}"
-            )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this process: {peak_mb:.0f} MB")
+    token = api_token(user)
+    connection.close()
+    server = start_gunicorn(env, 1, args.port)
+    results = []
+    try:
+        pid = worker_pid(server.pid)
+        with tempfile.TemporaryDirectory() as tmp:
+            for rows in sorted(args.rows):
+                clean, bad = Path(tmp, "clean.csv"), Path(tmp, "bad.csv")
+                write_csv(clean, rows, accounts, last_bad=False)
+                write_csv(bad, rows, accounts, last_bad=True)
+                result = {"rows": rows, "file_mb": clean.stat().st_size / 1e6, "cases": []}
+                floors = [copy_floor(args.database, clean)]
+                log(f"{rows:,} rows ({result['file_mb']:.0f} MB): COPY floor {floors[0]:.2f} s")
+                source = f"bench-{uuid.uuid4().hex[:8]}"
+                for case, file in (("clean", clean), ("re-sent", clean), ("last row bad", bad)):
+                    if case == "last row bad":
+                        source = f"bench-{uuid.uuid4().hex[:8]}"
+                    before = Transaction.objects.count()
+                    connection.close()
+                    reset_peak(pid)
+                    rss_before = rss_mb(pid, "VmRSS")
+                    seconds, status, body = post(args.port, token, file, source)
+                    added = Transaction.objects.count() - before
+                    c = {
+                        "case": case,
+                        "status": status,
+                        "seconds": seconds,
+                        "created": body.get("created", "-"),
+                        "present": body.get("already_present", "-"),
+                        "added": added,
+                        "peak": rss_mb(pid, "VmHWM"),
+                        "rss_before": rss_before,
+                    }
+                    result["cases"].append(c)
+                    log(
+                        f"  {case:<13} {c['status']} {seconds:7.1f} s  "
+                        f"x{seconds / floors[0]:5.1f}  created {c['created']}  present "
+                        f"{c['present']}  added {added:,}  worker peak {c['peak']:.0f} MB"
+                    )
+                floors.append(copy_floor(args.database, clean))
+                result["floors"] = floors
+                result["floor"] = statistics.mean(floors)
+                results.append(result)
+    finally:
+        stop_gunicorn(server)
+    section = render(args, info, results)
+    print()
+    print(section)
+    if not args.no_results:
+        write_section("import", section)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 
-from accounts.admin import KamAdmin, PortfolioScopedAdmin
+from accounts.admin import KamAdmin, KamHistoryAdmin, PortfolioScopedAdmin
 from classification import services
 from classification.models import (
     ClassificationOverride,
@@ -25,7 +25,7 @@ class ReadOnlyAdmin(PortfolioScopedAdmin):
 
 
 @admin.register(ParameterSet)
-class ParameterSetAdmin(KamAdmin):
+class ParameterSetAdmin(KamHistoryAdmin, KamAdmin):
     """Parameters are JSON overrides of the defaults; validation explains every problem.
 
     The version is numbered on save. A set that a run used cannot change: "Save as new" makes the
@@ -38,7 +38,7 @@ class ParameterSetAdmin(KamAdmin):
     fields = ("model", "version", "parameters", "note", "is_active", "author")
     readonly_fields = ("version", "is_active", "author")
     save_as = True
-    actions = ["activate"]
+    actions = [*KamAdmin.actions, "activate"]
 
     def save_model(self, request, obj, form, change):
         if obj.pk is None:
@@ -79,7 +79,7 @@ class ClassificationRunAdmin(KamAdmin):
     list_filter = ("status", "trigger")
     date_hierarchy = "created_at"
     exclude = ("population",)
-    actions = ["mark_failed"]
+    actions = [*KamAdmin.actions, "mark_failed"]
     change_list_template = "admin/classification/classificationrun/change_list.html"
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -98,11 +98,16 @@ class ClassificationRunAdmin(KamAdmin):
     def start_recompute(self, request: HttpRequest):
         """POST from the changelist's "Recompute now" button: queue a portfolio run."""
         if request.method == "POST" and request.user.is_superuser:
-            run, created = services.run_request(
-                trigger=ClassificationRun.Trigger.MANUAL, requested_by=request.user
-            )
-            verb = "started" if created else f"is already {run.status}"
-            self.message_user(request, f"Run {run.pk} {verb}.", messages.SUCCESS)
+            try:
+                run, created = services.run_request(
+                    trigger=ClassificationRun.Trigger.MANUAL, requested_by=request.user
+                )
+            except services.BrokerUnavailable as exc:
+                text = f"Run {exc.run_id} could not start: {services.QUEUE_UNAVAILABLE}"
+                self.message_user(request, text, messages.ERROR)
+            else:
+                verb = "started" if created else f"is already {run.status}"
+                self.message_user(request, f"Run {run.pk} {verb}.", messages.SUCCESS)
         elif request.method == "POST":
             self.message_user(request, "Only administrators start a recompute.", messages.ERROR)
         return HttpResponseRedirect(reverse("admin:classification_classificationrun_changelist"))
@@ -115,13 +120,33 @@ class ClassificationRunAdmin(KamAdmin):
         self.message_user(request, f"{len(stuck)} run(s) marked failed.", messages.SUCCESS)
 
 
+class CurrentResultFilter(admin.SimpleListFilter):
+    title = "current"
+    parameter_name = "current"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Yes"), ("no", "No"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(is_current=self.value() == "yes")
+        return queryset
+
+
 @admin.register(ClassificationResult)
 class ClassificationResultAdmin(ReadOnlyAdmin):
-    list_display = ("account", "model", "segment", "is_current", "run", "created_at")
-    list_filter = ("model", "is_current", "segment")
+    list_display = ("account", "model", "segment", "current", "run", "created_at")
+    list_filter = ("model", CurrentResultFilter, "segment")
     search_fields = ("account__customer__name",)
     list_select_related = ("account__customer", "run")
     autocomplete_fields = ("account",)
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).with_current()
+
+    @admin.display(boolean=True)
+    def current(self, obj: ClassificationResult) -> bool:
+        return obj.is_current
 
 
 @admin.register(SegmentChange)
@@ -133,7 +158,7 @@ class SegmentChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ClassificationOverride)
-class ClassificationOverrideAdmin(PortfolioScopedAdmin):
+class ClassificationOverrideAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     list_display = ("account", "model", "segment", "is_active", "author", "created_at")
     list_filter = ("model", "is_active")
     search_fields = ("account__customer__name", "reason")

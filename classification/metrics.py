@@ -87,7 +87,7 @@ from accounts.models import (
     Transaction,
     TransactionKind,
 )
-from classification.models import SEGMENTS, ClassificationResult, KamModel
+from classification.models import SEGMENTS, ClassificationCurrent, KamModel
 from relationships.models import (
     ASSESSMENT_RATINGS,
     AccountPlan,
@@ -523,11 +523,8 @@ def _fetch_partnership_children(population: _Population) -> dict[int, int]:
         else Q(account__parent__level=Level.GLOBAL)
     )
     rows = (
-        ClassificationResult.objects.filter(
-            parents,
-            model=KamModel.WEBSTER,
-            is_current=True,
-            segment__in=WEBSTER_PARTNERSHIP_SEGMENTS,
+        ClassificationCurrent.objects.filter(
+            parents, model=KamModel.WEBSTER, segment__in=WEBSTER_PARTNERSHIP_SEGMENTS
         )
         .exclude(account__status=AccountStatus.LOST)
         .order_by()

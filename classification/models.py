@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Account
+from accounts.models import Account, KamHistory
 from kam.db import TimeStampedModel
 
 
@@ -57,6 +57,8 @@ class ParameterSet(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     note = models.TextField(blank=True)
+
+    history = KamHistory()
 
     class Meta:
         ordering = ["model", "-version"]
@@ -192,9 +194,50 @@ class ClassificationChunk(models.Model):
         return f"Run {self.run_id} chunk {self.index}"
 
 
+def _is_current() -> models.Exists:
+    """Whether a result is its account's current one under its model (indexed on the narrow
+    table's (account, model) key)."""
+    return models.Exists(
+        ClassificationCurrent.objects.filter(
+            account_id=models.OuterRef("account_id"),
+            model=models.OuterRef("model"),
+            result_id=models.OuterRef("pk"),
+        )
+    )
+
+
+class ResultQuerySet(models.QuerySet):
+    """Results; `is_current` is no column but filters through `ClassificationCurrent`."""
+
+    def current(self) -> "ResultQuerySet":
+        """Each account's current result per model."""
+        return self.filter(is_current=True)
+
+    def with_current(self) -> "ResultQuerySet":
+        """Read `is_current` in the same query (instead of one query per result)."""
+        return self.annotate(is_current=_is_current())
+
+    def bulk_create(self, objs, *args, **kwargs):
+        """Results built with `is_current=True` (fixtures, imports) also become current."""
+        created = super().bulk_create(objs, *args, **kwargs)
+        current = {(obj.account_id, obj.model): obj for obj in created if obj._is_current is True}
+        if current:
+            ClassificationCurrent.make_current(current.values())
+        return created
+
+
+class ResultManager(models.Manager.from_queryset(ResultQuerySet)):
+    def get_queryset(self) -> ResultQuerySet:
+        # An alias is only compiled where a filter names it: other queries do not pay for it.
+        return super().get_queryset().alias(is_current=_is_current())
+
+
 class ClassificationResult(models.Model):
-    """One account under one model in one run. Never updated after the run finishes, except
-    `is_current`, which marks the result of each account's latest succeeded run."""
+    """One account under one model in one run. Never updated after the run finishes.
+
+    Which result is current is kept apart, in `ClassificationCurrent`: switching a run's 400k
+    results over is then an upsert of narrow rows, not a rewrite of these wide ones.
+    """
 
     # No single-column indexes: (run, account, model) and (account, model, -run) cover both.
     run = models.ForeignKey(
@@ -211,8 +254,11 @@ class ClassificationResult(models.Model):
     parameter_set = models.ForeignKey(
         ParameterSet, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
     )
-    is_current = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ResultManager()
+
+    _is_current: bool | None = None  # set by hand (`is_current=True`), else read when asked
 
     class Meta:
         ordering = ["account", "model", "-run"]
@@ -220,20 +266,80 @@ class ClassificationResult(models.Model):
             models.UniqueConstraint(
                 fields=["run", "account", "model"], name="result_unique_per_run"
             ),
-            models.UniqueConstraint(
-                fields=["account", "model"],
-                condition=Q(is_current=True),
-                name="one_current_result",
-            ),
         ]
         indexes = [models.Index(fields=["account", "model", "-run"])]
 
     def __str__(self) -> str:
         return f"{self.account} {self.get_model_display()}: {self.segment}"
 
+    def save(self, *args, **kwargs) -> None:
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if adding and self._is_current is True:
+            ClassificationCurrent.make_current([self])
+
     @property
     def segment_label(self) -> str:
         return segment_label(self.segment)
+
+    @property
+    def is_current(self) -> bool:
+        """Whether this is the account's current result under its model (one query, unless read
+        with `ClassificationResult.objects.with_current()`)."""
+        if self._is_current is None:
+            self._is_current = ClassificationCurrent.objects.filter(
+                account_id=self.account_id, model=self.model, result_id=self.pk
+            ).exists()
+        return self._is_current
+
+    @is_current.setter
+    def is_current(self, value: bool) -> None:
+        self._is_current = bool(value)
+
+
+class ClassificationCurrent(models.Model):
+    """Each account's current result per model: the latest succeeded run's, switched over by
+    `run_finalize` with one upsert. `segment` is the result's, copied for cheap filters.
+
+    Built for that switch: only two indexes (the key and (account, model)), so an update is HOT
+    (the table is left half empty on PostgreSQL for it), and no database constraint on `result`,
+    whose check would cost ~4 s per 400,000 rows at commit; Django still deletes the row with
+    its result, and finalize only ever points it to results of the run it finalizes.
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="current_classifications", db_index=False
+    )
+    model = models.CharField(max_length=20, choices=KamModel.choices)
+    result = models.ForeignKey(
+        ClassificationResult,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    segment = models.CharField(max_length=30)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "model"], name="current_result_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.model}: result {self.result_id}"
+
+    @classmethod
+    def make_current(cls, results) -> None:
+        """Make these results (at most one per account and model) their accounts' current."""
+        cls.objects.bulk_create(
+            [
+                cls(account_id=r.account_id, model=r.model, result_id=r.pk, segment=r.segment)
+                for r in results
+            ],
+            update_conflicts=True,
+            unique_fields=["account", "model"],
+            update_fields=["result", "segment"],
+        )
 
 
 class SegmentChange(models.Model):
@@ -272,6 +378,8 @@ class ClassificationOverride(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     is_active = models.BooleanField(default=True)
+
+    history = KamHistory()
 
     class Meta:
         ordering = ["-created_at"]

@@ -5,7 +5,11 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from classification.models import ClassificationOverride, ClassificationResult
+from classification.models import (
+    ClassificationCurrent,
+    ClassificationOverride,
+    ClassificationResult,
+)
 
 
 def current_classifications(*, account_ids: Iterable[int]) -> dict[int, dict[str, dict]]:
@@ -16,8 +20,8 @@ def current_classifications(*, account_ids: Iterable[int]) -> dict[int, dict[str
     """
     ids = list(account_ids)
     found: dict[int, dict[str, dict]] = defaultdict(dict)
-    rows = ClassificationResult.objects.filter(account_id__in=ids, is_current=True).values_list(
-        "account_id", "model", "segment", "axes", "flags"
+    rows = ClassificationCurrent.objects.filter(account_id__in=ids).values_list(
+        "account_id", "model", "segment", "result__axes", "result__flags"
     )
     for account_id, model, segment, axes, flags in rows:
         found[account_id][model] = {
@@ -42,5 +46,7 @@ def account_result_history(*, account_id: int) -> QuerySet[ClassificationResult]
     return (
         ClassificationResult.objects.filter(account_id=account_id, run__status="succeeded")
         .select_related("run", "parameter_set")
+        # A run's population statistics are megabytes of JSON at 100k accounts: never per result.
+        .defer("run__population")
         .order_by("model", "-run_id")
     )

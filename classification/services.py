@@ -3,29 +3,34 @@
 A run is computed in three steps so that any number of Celery workers can share it:
 1. `run_prepare` computes the population's statistics once (the sorted values that percentiles rank
    against) and cuts the population into chunks of `KAM_RECOMPUTE_CHUNK_SIZE` accounts;
-2. `run_score_chunk` scores one chunk under the four models and upserts its results on
-   (run, account, model), so a redelivered or retried chunk writes nothing twice;
+2. `run_score_chunk` scores one chunk under the four models and writes its results in the same
+   transaction that marks the chunk done, so a redelivered or retried chunk writes nothing twice;
 3. `run_finalize`, started by whichever chunk completes the run, applies the 4S capacity rule
-   across the population, records segment changes, moves `is_current` to the new results and marks
-   the run succeeded, in one transaction.
+   across the population, records segment changes, switches `ClassificationCurrent` to the new
+   results and marks the run succeeded, in one transaction (set-based SQL: a constant number of
+   statements whatever the population).
 """
 
+import io
+import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import date
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.history import history_mark
 from accounts.models import Account
 from classification import scoring
 from classification.metrics import load_metrics, load_percentile_metrics
 from classification.models import (
     ACTIVE_RUN_STATUSES,
     ClassificationChunk,
+    ClassificationCurrent,
     ClassificationOverride,
     ClassificationResult,
     ClassificationRun,
@@ -79,17 +84,25 @@ def parameter_set_create(
         is_active=False,
     )
     new.full_clean()
+    history_mark(new, user=author, reason=note or "new version")
     new.save()
-    return parameter_set_activate(parameter_set=new) if activate else new
+    return parameter_set_activate(parameter_set=new, user=author) if activate else new
 
 
 @transaction.atomic
-def parameter_set_activate(*, parameter_set: ParameterSet) -> ParameterSet:
-    """Make this version the one the next run uses; the previous active one steps down."""
-    ParameterSet.objects.filter(model=parameter_set.model, is_active=True).exclude(
-        pk=parameter_set.pk
-    ).update(is_active=False)
+def parameter_set_activate(*, parameter_set: ParameterSet, user=None) -> ParameterSet:
+    """Make this version the one the next run uses; the previous active one steps down.
+
+    Saved one by one (at most one is active per model), so the audit trail records both."""
+    previous = ParameterSet.objects.select_for_update().filter(
+        model=parameter_set.model, is_active=True
+    )
+    for old in previous.exclude(pk=parameter_set.pk):
+        old.is_active = False
+        history_mark(old, user=user, reason=f"replaced by v{parameter_set.version}")
+        old.save(update_fields=["is_active", "updated_at"])
     parameter_set.is_active = True
+    history_mark(parameter_set, user=user, reason="activated")
     parameter_set.save(update_fields=["is_active", "updated_at"])
     return parameter_set
 
@@ -133,10 +146,45 @@ def run_request(
             )
         return existing, False
     if dispatch:
-        from classification.tasks import recompute_run
-
-        transaction.on_commit(lambda: recompute_run.delay(run.pk))
+        # Outside a transaction (a view) this runs now, so BrokerUnavailable reaches the caller.
+        transaction.on_commit(lambda: run_dispatch(run_id=run.pk))
     return run, True
+
+
+QUEUE_UNAVAILABLE = "The task queue is unavailable; try again shortly."
+# A request waits for the broker this long at most: one retry (it replaces a pooled connection
+# that a restarted Redis dropped), each attempt bounded by the broker's connect/socket timeouts.
+DISPATCH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+
+
+class BrokerUnavailable(Exception):
+    """The task queue (Redis) could not take a run; the run (`run_id`) has been marked failed."""
+
+    def __init__(self, message: str, *, run_id: int):
+        super().__init__(message)
+        self.run_id = run_id
+
+
+def run_dispatch(*, run_id: int) -> None:
+    """Hand a queued run to the workers.
+
+    When the broker cannot be reached (within `KAM_BROKER_CONNECT_TIMEOUT`, one retry), the run
+    is marked failed, so it does not hold the one-active-run-per-scope lock and the next request,
+    once Redis is back, starts a new run; then BrokerUnavailable is raised for a 503.
+    """
+    from kombu.exceptions import OperationalError as KombuOperationalError
+    from redis.exceptions import RedisError
+
+    from classification.tasks import recompute_run
+
+    if recompute_run.app.conf.task_always_eager:  # no broker: the run executes right here
+        recompute_run.delay(run_id)
+        return
+    try:
+        recompute_run.apply_async((run_id,), retry_policy=DISPATCH_RETRY_POLICY)
+    except (KombuOperationalError, RedisError, OSError) as exc:
+        run_fail(run_id=run_id, error=f"{QUEUE_UNAVAILABLE} ({exc})")
+        raise BrokerUnavailable(str(exc), run_id=run_id) from exc
 
 
 def recompute_account_now(*, account: Account, requested_by=None) -> ClassificationRun:
@@ -257,9 +305,9 @@ def run_prepare(*, run_id: int) -> list[list[int]]:
 
 def _current_segments(account_ids: Iterable[int]) -> dict[str, dict[int, str]]:
     previous: dict[str, dict[int, str]] = {model: {} for model in scoring.MODELS}
-    rows = ClassificationResult.objects.filter(
-        account_id__in=list(account_ids), is_current=True
-    ).values_list("model", "account_id", "segment")
+    rows = ClassificationCurrent.objects.filter(account_id__in=list(account_ids)).values_list(
+        "model", "account_id", "segment"
+    )
     for model, account_id, segment in rows:
         previous[model][account_id] = segment
     return previous
@@ -282,7 +330,7 @@ def _run_population(run_id: int) -> dict:
 def run_score_chunk(
     *, run_id: int, chunk_index: int, account_ids: list[int], worker: str = ""
 ) -> bool:
-    """Score one chunk and upsert its results; True when this call completed the run's chunks."""
+    """Score one chunk and write its results; True when this call completed the run's chunks."""
     run = ClassificationRun.objects.only("id", "reference_date", "status").get(pk=run_id)
     if run.status != RunStatus.RUNNING:
         return False
@@ -296,33 +344,15 @@ def run_score_chunk(
         population=_run_population(run_id),
         apply_capacity=False,
     )
-    rows = [
-        ClassificationResult(
-            run_id=run_id,
-            account_id=account_id,
-            model=model,
-            segment=result.segment,
-            axes=result.axes,
-            flags=sorted(result.flags),
-            explanation=[record.to_dict() for record in result.explanation],
-            parameter_set=param_sets[model],
-        )
-        for model, by_account in results.items()
-        for account_id, result in by_account.items()
-    ]
     with transaction.atomic():
-        ClassificationResult.objects.bulk_create(
-            rows,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["run", "account", "model"],
-            update_fields=["segment", "axes", "flags", "explanation", "parameter_set"],
-        )
+        # Marking the chunk first locks it: a redelivered copy waits here, then finds it done
+        # and writes nothing (results and mark commit together).
         marked = ClassificationChunk.objects.filter(
             run_id=run_id, index=chunk_index, finished_at__isnull=True
         ).update(finished_at=timezone.now(), worker=worker)
-        if not marked:  # a redelivered chunk: its results were just rewritten identically
+        if not marked:
             return False
+        _write_results(run_id, results, param_sets)
         ClassificationRun.objects.filter(pk=run_id).update(
             chunks_done=F("chunks_done") + 1, updated_at=timezone.now()
         )
@@ -330,44 +360,176 @@ def run_score_chunk(
         return run.chunks_done == run.chunks_total
 
 
+_RESULT_COLUMNS = (
+    "run_id",
+    "account_id",
+    "model",
+    "segment",
+    "axes",
+    "flags",
+    "explanation",
+    "parameter_set_id",
+    "created_at",
+)
+
+
+def _copy_json(value) -> str:
+    """JSON in COPY's text format: json.dumps leaves no tab or newline, only backslashes."""
+    return json.dumps(value).replace("\\", "\\\\")
+
+
+def _write_results(run_id: int, results: dict, param_sets: dict[str, ParameterSet]) -> None:
+    """Insert a chunk's results: on PostgreSQL one COPY (JSON dumped once, no model instances
+    and no SQL text to build: a third of what `bulk_create` cost), `bulk_create` elsewhere."""
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        ClassificationResult.objects.bulk_create(
+            [
+                ClassificationResult(
+                    run_id=run_id,
+                    account_id=account_id,
+                    model=model,
+                    segment=result.segment,
+                    axes=result.axes,
+                    flags=sorted(result.flags),
+                    explanation=[record.to_dict() for record in result.explanation],
+                    parameter_set=param_sets[model],
+                    created_at=now,
+                )
+                for model, by_account in results.items()
+                for account_id, result in by_account.items()
+            ],
+            batch_size=500,
+        )
+        return
+    created_at = now.isoformat()
+    lines = []
+    for model, by_account in results.items():
+        parameter_set_id = str(param_sets[model].pk)
+        for account_id, result in by_account.items():
+            lines.append(
+                "\t".join(
+                    (
+                        str(run_id),
+                        str(account_id),
+                        model,
+                        result.segment,
+                        _copy_json(result.axes),
+                        _copy_json(sorted(result.flags)),
+                        _copy_json([record.to_dict() for record in result.explanation]),
+                        parameter_set_id,
+                        created_at,
+                    )
+                )
+            )
+    lines.append("")
+    buffer = io.StringIO("\n".join(lines))
+    with connection.cursor() as cursor:
+        cursor.copy_expert(
+            f"COPY {ClassificationResult._meta.db_table} ({', '.join(_RESULT_COLUMNS)}) FROM STDIN",
+            buffer,
+        )
+
+
 def _apply_capacity(run: ClassificationRun) -> None:
     """The 4S capacity rule across the whole level population, not within one chunk."""
     params = scoring.validate_params("four_s", run.parameter_sets.get(model="four_s").parameters)
     in_run = ClassificationResult.objects.filter(run=run, model="four_s", segment="strategic")
-    candidates = list(
-        in_run.select_related(None).values_list("pk", "account_id", "account__level", "axes")
-    )
+    candidates = list(in_run.values_list("pk", "account_id", "account__level", "axes", "flags"))
     if run.scope != PORTFOLIO:
         others = (
-            ClassificationResult.objects.filter(
-                model="four_s", segment="strategic", is_current=True
-            )
+            ClassificationResult.objects.current()
+            .filter(model="four_s", segment="strategic")
             .exclude(account_id__in=in_run.values("account_id"))
-            .values_list("pk", "account_id", "account__level", "axes")
+            .values_list("account_id", "account__level", "axes")
         )
-        candidates += [(None, acc, level, axes) for _, acc, level, axes in others]
+        candidates += [(None, acc, level, axes, None) for acc, level, axes in others]
     over = four_s.over_capacity(
-        {acc: (level, axes["a"] + axes["b"]) for _, acc, level, axes in candidates},
+        {acc: (level, axes["a"] + axes["b"]) for _, acc, level, axes, _ in candidates},
         params["capacity"],
     )
-    flagged = [pk for pk, acc, _, _ in candidates if pk is not None and acc in over]
-    to_update = list(ClassificationResult.objects.filter(pk__in=flagged))
+    notes = {}
+    for pk, account_id, _, _, flags in candidates:
+        if pk is None or account_id not in over:
+            continue
+        rank, count = over[account_id]
+        note = IndicatorExplanation(
+            indicator="capacity",
+            raw_value=rank,
+            points=None,
+            weight=0,
+            contribution=0,
+            note=f"over capacity: rank {rank} of {count} strategic accounts of this level "
+            f"by A + B, capacity {params['capacity']}",
+        ).to_dict()
+        notes[pk] = (sorted({*flags, "over_capacity"}), note)
+    _flag_over_capacity(notes)
+
+
+def _flag_over_capacity(notes: dict[int, tuple[list[str], dict]]) -> None:
+    """Set the flags and append the capacity note: on PostgreSQL one UPDATE that appends to the
+    stored explanation in place (no wide row crosses the wire), elsewhere `bulk_update`."""
+    if not notes:
+        return
+    if connection.vendor == "postgresql":
+        ids = list(notes)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {ClassificationResult._meta.db_table} AS r "  # noqa: S608 - table names from model meta
+                "SET flags = v.flags::jsonb, "
+                "explanation = r.explanation || jsonb_build_array(v.note::jsonb) "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, flags, note) "
+                "WHERE r.id = v.id",
+                [
+                    ids,
+                    [json.dumps(notes[pk][0]) for pk in ids],
+                    [json.dumps(notes[pk][1]) for pk in ids],
+                ],
+            )
+        return
+    to_update = list(ClassificationResult.objects.filter(pk__in=list(notes)))
     for result in to_update:
-        rank, count = over[result.account_id]
-        result.flags = sorted({*result.flags, "over_capacity"})
-        result.explanation = [
-            *result.explanation,
-            IndicatorExplanation(
-                indicator="capacity",
-                raw_value=rank,
-                points=None,
-                weight=0,
-                contribution=0,
-                note=f"over capacity: rank {rank} of {count} strategic accounts of this level "
-                f"by A + B, capacity {params['capacity']}",
-            ).to_dict(),
-        ]
-    ClassificationResult.objects.bulk_update(to_update, ["flags", "explanation"], batch_size=1000)
+        flags, note = notes[result.pk]
+        result.flags = flags
+        result.explanation = [*result.explanation, note]
+    ClassificationResult.objects.bulk_update(to_update, ["flags", "explanation"], batch_size=500)
+
+
+def _record_segment_changes(run: ClassificationRun) -> int:
+    """One SegmentChange per result whose segment differs from the current one (before the
+    switch); one INSERT ... SELECT whatever the number of changes."""
+    results = ClassificationResult._meta.db_table
+    current = ClassificationCurrent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {SegmentChange._meta.db_table} "  # noqa: S608 - table names from model meta
+            "(run_id, account_id, model, previous_segment, segment, created_at) "
+            "SELECT r.run_id, r.account_id, r.model, c.segment, r.segment, %s "
+            f"FROM {results} r JOIN {current} c "
+            "ON c.account_id = r.account_id AND c.model = r.model "
+            "WHERE r.run_id = %s AND c.segment <> r.segment "
+            "ON CONFLICT DO NOTHING",
+            [connection.ops.adapt_datetimefield_value(timezone.now()), run.pk],
+        )
+        return max(cursor.rowcount, 0)
+
+
+def _make_current(run: ClassificationRun) -> int:
+    """Switch each (account, model) of the run to its new result: one upsert of narrow rows
+    (in key order, so that two finalizing runs lock the rows they share in the same order).
+    Returns the number of results switched (inserted or updated rows)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ClassificationCurrent._meta.db_table} "  # noqa: S608 - table names from model meta
+            "(account_id, model, result_id, segment) "
+            "SELECT account_id, model, id, segment "
+            f"FROM {ClassificationResult._meta.db_table} WHERE run_id = %s "
+            "ORDER BY account_id, model "
+            "ON CONFLICT (account_id, model) DO UPDATE "
+            "SET result_id = excluded.result_id, segment = excluded.segment",
+            [run.pk],
+        )
+        return cursor.rowcount
 
 
 def run_finalize(*, run_id: int) -> ClassificationRun:
@@ -377,40 +539,22 @@ def run_finalize(*, run_id: int) -> ClassificationRun:
         if run.status != RunStatus.RUNNING:
             return run
         _apply_capacity(run)
-        new = ClassificationResult.objects.filter(run=run)
-        current_segment = ClassificationResult.objects.filter(
-            account_id=OuterRef("account_id"), model=OuterRef("model"), is_current=True
-        ).values("segment")[:1]
-        changed = (
-            new.annotate(previous=Subquery(current_segment))
-            .exclude(previous__isnull=True)
-            .exclude(previous=F("segment"))
-            .values_list("account_id", "model", "previous", "segment")
-        )
-        changes = [
-            SegmentChange(
-                run=run, account_id=account_id, model=model, previous_segment=prev, segment=seg
-            )
-            for account_id, model, prev, seg in changed
-        ]
-        SegmentChange.objects.bulk_create(changes, batch_size=2000, ignore_conflicts=True)
-        ClassificationResult.objects.filter(
-            is_current=True, account_id__in=new.values("account_id")
-        ).update(is_current=False)
-        results_count = new.update(is_current=True)
+        events_count = _record_segment_changes(run)
+        results_count = _make_current(run)
         run.status = RunStatus.SUCCEEDED
         run.finished_at = timezone.now()
         run.results_count = results_count
-        run.events_count = len(changes)
+        run.events_count = events_count
         run.save(
             update_fields=["status", "finished_at", "results_count", "events_count", "updated_at"]
         )
     if connection.vendor == "postgresql":
         # Fresh statistics: right after a big run the planner would otherwise misjudge the
-        # results table and scan it whole for every chunk of the next run.
+        # results tables and scan them whole for every chunk of the next run.
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {ClassificationResult._meta.db_table}")
-    logger.info("classification run %s succeeded: %s results", run.pk, results_count)
+            cursor.execute(f"ANALYZE {ClassificationCurrent._meta.db_table}")
+    logger.info("classification run %s succeeded: %s results", run.pk, run.results_count)
     return run
 
 
@@ -437,8 +581,14 @@ def override_create(
     )
     # The one-active-override constraint holds once the previous one has stepped down.
     override.full_clean(validate_constraints=False)
-    ClassificationOverride.objects.filter(account=account, model=model, is_active=True).update(
-        is_active=False, updated_at=timezone.now()
+    # Saved one by one (at most one is active), so the audit trail records the step down.
+    previous = ClassificationOverride.objects.select_for_update().filter(
+        account=account, model=model, is_active=True
     )
+    for old in previous:
+        old.is_active = False
+        history_mark(old, user=author, reason="replaced by a new override")
+        old.save(update_fields=["is_active", "updated_at"])
+    history_mark(override, user=author, reason=reason)
     override.save()
     return override

@@ -5,15 +5,19 @@ the chunk that completes the run starts `finalize_run`. Every task is safe to ru
 """
 
 from celery import Task, group, shared_task
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from classification import services
+
+# The driver's own errors too: a COPY runs on the raw cursor, outside Django's error wrapper, so
+# a connection lost there (a database restart) arrives as e.g. psycopg2.OperationalError.
+DRIVER_ERRORS = (connection.Database.OperationalError, connection.Database.InterfaceError)
 
 
 class RunTask(Task):
     """Marks the run failed once a task has given up (after its bounded retries)."""
 
-    autoretry_for = (DatabaseError, ConnectionError)
+    autoretry_for = (DatabaseError, ConnectionError, *DRIVER_ERRORS)
     retry_backoff = 2
     retry_backoff_max = 60
     retry_jitter = True

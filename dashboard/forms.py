@@ -4,6 +4,7 @@ import datetime as dt
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import Account, Contact, Level
 from classification.models import SEGMENTS, KamModel
@@ -252,7 +253,9 @@ class DoneForm(forms.Form):
 
 
 def plan_label(plan: AccountPlan) -> str:
-    return f"{plan.period_start:%b %Y} to {plan.period_end:%b %Y} ({plan.get_status_display()})"
+    """The plan's months in the active language's format ("May 2026", "Mai 2026")."""
+    start, end = (date_format(d, "YEAR_MONTH_FORMAT") for d in (plan.period_start, plan.period_end))
+    return f"{start} to {end} ({plan.get_status_display()})"
 
 
 class ObjectiveForm(_AccountForm):

@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import Account, AccountManager, Transaction
 from accounts.selectors import accounts_visible_to, manager_subtree
 from classification.metrics import metric_windows
-from classification.models import ClassificationResult
+from classification.models import ClassificationCurrent, ClassificationResult
 from classification.selectors import account_result_history
 
 ZERO = Decimal("0.00")
@@ -80,8 +80,8 @@ def account_list(
         accounts = accounts.filter(owner=filters["owner"])
     if filters.get("segment"):
         model, segment = str(filters["segment"]).split(":", 1)
-        current = ClassificationResult.objects.filter(
-            account_id=OuterRef("pk"), model=model, segment=segment, is_current=True
+        current = ClassificationCurrent.objects.filter(
+            account_id=OuterRef("pk"), model=model, segment=segment
         )
         accounts = accounts.filter(Exists(current))
     sort = str(filters.get("sort") or "name")
@@ -162,7 +162,7 @@ def account_revenue_by_month(
         bucket = by_kind[series_of[row["kind"]]]
         bucket[month] = bucket.get(month, ZERO) + (row["total"] or ZERO)
     return RevenueSeries(
-        months=[m.strftime("%b %Y") for m in starts],
+        months=[m.strftime("%Y-%m") for m in starts],  # the page names them in its locale
         sales=[float(by_kind["sales"].get(m, ZERO)) for m in starts],
         purchases=[float(by_kind["purchases"].get(m, ZERO)) for m in starts],
         returns=[float(by_kind["returns"].get(m, ZERO)) for m in starts],
@@ -171,7 +171,7 @@ def account_revenue_by_month(
 
 def account_current_results(*, account: Account) -> QuerySet[ClassificationResult]:
     """The current result of each model for one (already visible) account, with its explanation."""
-    return account_result_history(account_id=account.pk).filter(is_current=True)
+    return account_result_history(account_id=account.pk).current()
 
 
 # --- classification matrices ------------------------------------------------------------------
@@ -196,9 +196,8 @@ def matrix_points(
     if owner is not None:
         accounts = accounts.filter(owner=owner)
     rows = (
-        ClassificationResult.objects.filter(
-            model=model, is_current=True, account_id__in=accounts.values("pk")
-        )
+        ClassificationResult.objects.current()
+        .filter(model=model, account_id__in=accounts.values("pk"))
         .order_by("account__customer__name", "account_id")
         .values_list(
             "account_id",
@@ -273,9 +272,7 @@ def team_overview(*, user, reference_date: dt.date | None = None) -> list[dict]:
     )
     mix: dict[int, dict[str, int]] = {}
     for owner_id, segment, n in (
-        ClassificationResult.objects.filter(
-            model="four_s", is_current=True, account_id__in=visible.values("pk")
-        )
+        ClassificationCurrent.objects.filter(model="four_s", account_id__in=visible.values("pk"))
         .order_by()
         .values_list("account__owner_id", "segment")
         .annotate(n=Count("pk"))
@@ -356,7 +353,8 @@ def portfolio_alerts(*, user, reference_date: dt.date | None = None) -> dict:
     )
     warnings = {"revenue_drop": [], "uncoupling": [], "over_capacity": []}
     for account_id, name, country, model, segment, flags in (
-        ClassificationResult.objects.filter(account_id__in=visible, is_current=True)
+        ClassificationResult.objects.current()
+        .filter(account_id__in=visible)
         # Flags matched in the JSON text: a JSON `contains` lookup does not exist on SQLite.
         .annotate(flags_text=Cast("flags", output_field=TextField()))
         .filter(
@@ -415,3 +413,34 @@ def portfolio_alerts(*, user, reference_date: dt.date | None = None) -> dict:
         "severe_cases": cases,
         "count": len(changes) + sum(len(v) for v in warnings.values()) + len(overdue) + len(cases),
     }
+
+
+# --- classification history -------------------------------------------------------------------
+
+HISTORY_RUNS = 24
+
+
+@dataclass(frozen=True)
+class HistoryRun:
+    run_id: int
+    reference_date: dt.date
+    segments: dict[str, str]
+
+
+def account_segment_history(*, account: Account, runs: int = HISTORY_RUNS) -> list[HistoryRun]:
+    """The account's computed segment under each model in its last `runs` succeeded runs, in
+    the order of their reference dates. One query (the runs are a LIMIT subquery), whatever the
+    history's length.
+    """
+    results = account_result_history(account_id=account.pk)
+    recent = results.order_by("-run_id").values("run_id").distinct()[:runs]
+    rows = (
+        results.filter(run_id__in=recent)
+        .order_by("run__reference_date", "run_id", "model")
+        .values_list("run_id", "run__reference_date", "model", "segment")
+    )
+    history: dict[int, HistoryRun] = {}
+    for run_id, reference_date, model, segment in rows:
+        entry = history.setdefault(run_id, HistoryRun(run_id, reference_date, {}))
+        entry.segments[model] = segment
+    return list(history.values())

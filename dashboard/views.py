@@ -4,6 +4,7 @@ import csv
 from collections import defaultdict
 
 from django.conf import settings
+from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -18,7 +19,13 @@ from accounts.models import Account, Contact
 from accounts.selectors import accounts_visible_to, contacts_visible_to
 from classification.models import SEGMENTS, ClassificationRun, KamModel
 from classification.selectors import current_classifications
-from classification.services import override_create, recompute_account_now, run_request
+from classification.services import (
+    QUEUE_UNAVAILABLE,
+    BrokerUnavailable,
+    override_create,
+    recompute_account_now,
+    run_request,
+)
 from kam.admin_csv import csv_safe
 from relationships.models import Assessment, Opportunity, PlanAction, PlanObjective
 from relationships.selectors import portfolio_summary
@@ -50,9 +57,11 @@ from .forms import (
 )
 from .matrices import matrix_chart
 from .selectors import (
+    HISTORY_RUNS,
     account_current_results,
     account_list,
     account_revenue_by_month,
+    account_segment_history,
     global_families,
     matrix_points,
     model_parameters,
@@ -235,6 +244,41 @@ def _classifications(account: Account) -> list[dict]:
     return cards
 
 
+# Each model's segments from the lowest rung to the highest: the history chart's y axes.
+HISTORY_LADDER: dict[str, tuple[str, ...]] = {
+    "webster": SEGMENTS["webster"],
+    "millman_wilson": ("uncoupling_kam", *SEGMENTS["millman_wilson"][:-1]),
+    "bensaou": SEGMENTS["bensaou"],
+    "four_s": tuple(reversed(SEGMENTS["four_s"])),
+}
+
+
+def _history(account: Account) -> dict:
+    """The segment under each model in the account's last runs: chart data and table rows."""
+    runs = account_segment_history(account=account)
+
+    def label(run, model: str) -> str | None:
+        segment = run.segments.get(model)
+        return segment_label(segment) if segment else None
+
+    chart = {
+        "runs": [{"run": r.run_id, "date": r.reference_date.isoformat()} for r in runs],
+        "models": [
+            {
+                "model": model,
+                "label": name,
+                "segments": [segment_label(s) for s in HISTORY_LADDER[model]],
+                "data": [label(r, model) for r in runs],
+            }
+            for model, name in KamModel.choices
+        ],
+    }
+    rows = [
+        {"run": r, "cells": [label(r, model) or "—" for model in MODELS]} for r in reversed(runs)
+    ]
+    return {"history_chart": chart, "history_rows": rows, "history_limit": HISTORY_RUNS}
+
+
 @require_GET
 @login_required
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -273,7 +317,10 @@ def _account_context(request: HttpRequest, account: Account, form=None, forms=No
         ).select_related("manager__user"),
         "contacts_by_function": sorted(by_function.items()),
         "contact_count": len(contacts),
-        "revenue": account_revenue_by_month(account=account, reference_date=today).as_chart_data(),
+        "revenue": {
+            **account_revenue_by_month(account=account, reference_date=today).as_chart_data(),
+            "currency": settings.KAM_BASE_CURRENCY,
+        },
         "transactions": transactions,
         "investments": account.investments.all(),
         "timeline": _timeline(account),
@@ -404,6 +451,7 @@ def _classification_section(request: HttpRequest, account: Account, forms: dict)
     return {
         "classifications": _classifications(account),
         "override_form": forms.get("override_form") or OverrideForm(),
+        **_history(account),
     }
 
 
@@ -709,7 +757,13 @@ def portfolio_recompute(request: HttpRequest) -> HttpResponse:
     """Start (or join) a recompute of the whole population; leads and admins only."""
     if not can_run_portfolio(request.user):
         return HttpResponse("Only sales leads and administrators can recompute.", status=403)
-    run, _ = run_request(trigger="manual", requested_by=request.user)
+    try:
+        run, _ = run_request(trigger="manual", requested_by=request.user)
+    except BrokerUnavailable as exc:  # Redis down: the run is failed and says so
+        if not request.htmx:
+            flash.error(request, QUEUE_UNAVAILABLE)
+            return redirect("dashboard:portfolio")
+        run = ClassificationRun.objects.get(pk=exc.run_id)
     if not request.htmx:
         return redirect("dashboard:portfolio")
     return render(request, "dashboard/partials/run_progress.html", {"run": run})

@@ -1,15 +1,18 @@
 """Shared building blocks of the REST API: pagination, permissions, errors, schema defaults."""
 
+import logging
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError, connection
 from django.db.models import ProtectedError
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler
 
 from accounts.models import AccountManager
+
+logger = logging.getLogger(__name__)
 
 # --- pagination -----------------------------------------------------------------------------
 
@@ -117,9 +120,14 @@ def _django_messages(exc: DjangoValidationError):
     return {serializers.api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
 
 
+def _driver_connection_errors() -> tuple[type[Exception], ...]:
+    # Errors of a raw-cursor COPY are the driver's own, not wrapped by Django.
+    return (connection.Database.OperationalError, connection.Database.InterfaceError)
+
+
 def kam_exception_handler(exc, context):
     """DRF's handler, plus: Django's ValidationError, IntegrityError and ProtectedError are 400s
-    with field messages, never 500s."""
+    with field messages, never 500s; a lost database connection is a 503."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_messages(exc))
     elif isinstance(exc, IntegrityError):
@@ -138,6 +146,11 @@ def kam_exception_handler(exc, context):
                 ]
             }
         )
+    elif isinstance(exc, (OperationalError, InterfaceError, *_driver_connection_errors())):
+        # The database went away mid-request (restart, failover): the transaction was rolled
+        # back, so nothing was written and the same request can simply be sent again.
+        logger.error("database unavailable: %s", exc)
+        exc = DatabaseUnavailable()
     elif isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
         # A bare list of messages (e.g. a NUL character in ?search=) still answers in the
         # documented shape: messages keyed by field, here the non-field key.
@@ -167,3 +180,23 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         request = self.context.get("request")
         return self.scope(request.user if request else None)
+
+
+# --- faults ---------------------------------------------------------------------------------
+
+
+class TaskQueueUnavailable(exceptions.APIException):
+    """The broker (Redis) could not take a recompute: the run was marked failed, so nothing
+    blocks the next request, which works again once the broker is back."""
+
+    status_code = 503
+    default_detail = "The task queue is unavailable; try again shortly."
+    default_code = "task_queue_unavailable"
+    wait = 30  # DRF's handler sends it as Retry-After
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "The database is unavailable; nothing was written. Try again shortly."
+    default_code = "database_unavailable"
+    wait = 10

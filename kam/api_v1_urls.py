@@ -70,6 +70,9 @@ urlpatterns = [
         name="account-scores",
     ),
     path(
+        "accounts/<int:pk>/history/", accounts.AccountHistoryApi.as_view(), name="account-history"
+    ),
+    path(
         "accounts/<int:pk>/recompute/",
         classification.AccountRecomputeApi.as_view(),
         name="account-recompute",

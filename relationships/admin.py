@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db import models
 from django.utils.text import Truncator
 
-from accounts.admin import KamTabularInline, PortfolioScopedAdmin
+from accounts.admin import KamHistoryAdmin, KamTabularInline, PortfolioScopedAdmin
 from relationships.models import (
     AccountPlan,
     Assessment,
@@ -58,7 +58,7 @@ class CustomerNeedAdmin(PortfolioScopedAdmin):
 
 
 @admin.register(Opportunity)
-class OpportunityAdmin(PortfolioScopedAdmin):
+class OpportunityAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     list_display = (
         "title",
         "account",
@@ -84,7 +84,7 @@ class PlanObjectiveInline(KamTabularInline):
 
 
 @admin.register(AccountPlan)
-class AccountPlanAdmin(PortfolioScopedAdmin):
+class AccountPlanAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     list_display = ("__str__", "account", "period_start", "period_end", "status")
     list_filter = ("status",)
     date_hierarchy = "period_start"
@@ -101,7 +101,7 @@ class PlanActionInline(KamTabularInline):
 
 
 @admin.register(PlanObjective)
-class PlanObjectiveAdmin(PortfolioScopedAdmin):
+class PlanObjectiveAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     account_path = "plan__account"
     list_display = ("description_short", "account", "plan", "due_on", "status", "is_joint_work")
     list_filter = ("status", "is_joint_work")
@@ -120,7 +120,7 @@ class PlanObjectiveAdmin(PortfolioScopedAdmin):
 
 
 @admin.register(PlanAction)
-class PlanActionAdmin(PortfolioScopedAdmin):
+class PlanActionAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     account_path = "objective__plan__account"
     list_display = ("description", "account", "objective", "owner", "due_on", "status", "done_on")
     list_filter = ("status",)
@@ -144,7 +144,7 @@ class ServiceCaseAdmin(PortfolioScopedAdmin):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(PortfolioScopedAdmin):
+class AssessmentAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     list_display = (
         "account",
         "assessed_on",
@@ -175,7 +175,7 @@ class AssessmentAdmin(PortfolioScopedAdmin):
 
 
 @admin.register(RelationshipInvestment)
-class RelationshipInvestmentAdmin(PortfolioScopedAdmin):
+class RelationshipInvestmentAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     list_display = ("account", "side", "kind", "intensity", "start_date", "end_date")
     list_filter = ("side", "kind", "intensity")
     search_fields = ("description", *ACCOUNT_SEARCH)

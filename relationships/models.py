@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Account, AccountManager, Contact
+from accounts.models import Account, AccountManager, Contact, KamHistory
 from kam.db import TimeStampedModel, currency_code_validator
 
 
@@ -137,6 +137,8 @@ class Opportunity(TimeStampedModel):
     )
     is_joint_work = models.BooleanField("joint work with the customer", default=False)
 
+    history = KamHistory()
+
     class Meta:
         ordering = ["expected_close", "id"]
         verbose_name_plural = "opportunities"
@@ -172,6 +174,8 @@ class AccountPlan(TimeStampedModel):
     period_end = models.DateField()
     strategy = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+
+    history = KamHistory()
 
     class Meta:
         ordering = ["-period_start"]
@@ -209,6 +213,8 @@ class PlanObjective(TimeStampedModel):
     is_joint_work = models.BooleanField("joint work with the customer", default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
 
+    history = KamHistory()
+
     class Meta:
         ordering = ["due_on", "id"]
         constraints = [_choice_check("status", PlanObjectiveStatus, "objective_status_valid")]
@@ -234,6 +240,8 @@ class PlanAction(TimeStampedModel):
     due_on = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     done_on = models.DateField(null=True, blank=True)
+
+    history = KamHistory()
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -368,6 +376,8 @@ class Assessment(TimeStampedModel):
 
     RATINGS = ASSESSMENT_RATINGS
 
+    history = KamHistory()
+
     class Meta:
         ordering = ["-assessed_on"]
         constraints = [
@@ -428,6 +438,8 @@ class RelationshipInvestment(TimeStampedModel):
     )
     start_date = models.DateField("from")
     end_date = models.DateField("until", null=True, blank=True)
+
+    history = KamHistory()
 
     class Meta:
         ordering = ["-start_date"]

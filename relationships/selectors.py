@@ -10,7 +10,7 @@ from accounts.currency import MissingRateError, RateBook
 from accounts.models import Transaction
 from accounts.selectors import accounts_visible_to
 from classification.metrics import metric_windows
-from classification.models import ClassificationResult
+from classification.models import ClassificationCurrent
 from relationships.models import Opportunity, PlanAction
 
 ZERO = Decimal("0.00")
@@ -54,7 +54,7 @@ def portfolio_summary(*, user, reference_date: dt.date | None = None) -> dict:
 
     segments: dict[str, dict[str, int]] = {}
     for model, segment, n in (
-        ClassificationResult.objects.filter(account_id__in=visible_ids, is_current=True)
+        ClassificationCurrent.objects.filter(account_id__in=visible_ids)
         .values_list("model", "segment")
         .annotate(n=Count("pk"))
         .order_by("model", "segment")

@@ -18,7 +18,7 @@ from accounts.models import (
     ProductLine,
     Transaction,
 )
-from classification.models import SEGMENTS, ClassificationResult, KamModel
+from classification.models import SEGMENTS, ClassificationCurrent, KamModel
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -138,7 +138,7 @@ class AccountApiFilter(KamFilterSet):
         if not value:
             return queryset
         model = name.removeprefix("segment_")
-        current = ClassificationResult.objects.filter(model=model, segment=value, is_current=True)
+        current = ClassificationCurrent.objects.filter(model=model, segment=value)
         return queryset.filter(pk__in=current.values("account_id"))
 
 

@@ -3,7 +3,9 @@
 from django.db import transaction as db_transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from accounts.history import HISTORY_MODEL_KEYS
 from accounts.models import (
     Account,
     AccountManager,
@@ -253,3 +255,54 @@ class TransactionApiSerializer(serializers.ModelSerializer):
         transaction_convert(txn=instance)
         instance.save()
         return instance
+
+
+# --- audit trail ----------------------------------------------------------------------------
+
+
+class _GivenMeansChecked:
+    """A query parameter given empty (`?until=`) is checked, and refused, like any bad value:
+    DRF would read it as not given."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, empty)
+
+
+class _QueryDateField(_GivenMeansChecked, serializers.DateField):
+    pass
+
+
+class _QueryChoiceField(_GivenMeansChecked, serializers.ChoiceField):
+    pass
+
+
+class AccountHistoryQueryApiSerializer(serializers.Serializer):
+    """The filters of an account's history; a bad value is a 400 with the field's message (an
+    `until` before `since` is no error: nothing is in that range)."""
+
+    since = _QueryDateField(required=False, help_text="From this day on (YYYY-MM-DD).")
+    until = _QueryDateField(required=False, help_text="Up to this day, inclusive.")
+    model = _QueryChoiceField(
+        choices=HISTORY_MODEL_KEYS, required=False, help_text="Only changes of this model."
+    )
+
+
+class AccountHistoryChangeApiSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.JSONField(allow_null=True)
+    new = serializers.JSONField(allow_null=True)
+
+
+class AccountHistoryEntryApiSerializer(serializers.Serializer):
+    """One change: when, by whom (null: the system, a task or a command), to what, and how."""
+
+    when = serializers.DateTimeField()
+    who = serializers.CharField(allow_null=True, help_text="Username; null for the system.")
+    model = serializers.ChoiceField(choices=HISTORY_MODEL_KEYS)
+    object_id = serializers.IntegerField()
+    object = serializers.CharField(help_text="The object as it was named after this change.")
+    change = serializers.ChoiceField(choices=(("+", "created"), ("~", "changed"), ("-", "deleted")))
+    reason = serializers.CharField(allow_null=True)
+    changes = AccountHistoryChangeApiSerializer(
+        many=True, help_text="For a change (~): each changed field, old and new value."
+    )

@@ -3,16 +3,28 @@ reference data. Thin: querysets come from the visibility selectors, writes from 
 
 from django.contrib.auth import authenticate
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import (
+    exceptions,
+    generics,
+    mixins,
+    permissions,
+    serializers,
+    status,
+    viewsets,
+)
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import filters
+from accounts.api.auth import LoginLockedOut, api_token_issue
 from accounts.api.serializers import (
     AccountApiSerializer,
     AccountCreateApiSerializer,
+    AccountHistoryEntryApiSerializer,
+    AccountHistoryQueryApiSerializer,
     ContactApiSerializer,
     CustomerApiSerializer,
     ExchangeRateApiSerializer,
@@ -21,7 +33,9 @@ from accounts.api.serializers import (
     TeamMemberApiSerializer,
     TransactionApiSerializer,
 )
+from accounts.history import account_history, account_history_entries
 from accounts.models import (
+    Account,
     AccountManager,
     AccountTeamMember,
     ExchangeRate,
@@ -43,6 +57,7 @@ from kam.api_common import (
     is_admin,
     is_sales_lead,
 )
+from kam.api_schema import ErrorDetailSerializer
 
 # --- auth -----------------------------------------------------------------------------------
 
@@ -52,11 +67,11 @@ class AuthTokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
     def validate(self, attrs):
-        user = authenticate(
-            request=self.context.get("request"),
-            username=attrs["username"],
-            password=attrs["password"],
-        )
+        # axes counts failures on Django's request (DRF's wraps it) and marks a lockout there.
+        request = self.context["request"]._request
+        user = authenticate(request=request, username=attrs["username"], password=attrs["password"])
+        if getattr(request, "axes_locked_out", False):
+            raise LoginLockedOut(request)
         if user is None:
             raise serializers.ValidationError(
                 {"password": "Unable to log in with this username and password."}
@@ -70,8 +85,9 @@ class AuthTokenResponseSerializer(serializers.Serializer):
 
 
 class AuthTokenApi(APIView):
-    """`POST` username and password for a token (the same one until revoked); `DELETE` revokes
-    the caller's token."""
+    """`POST` username and password for a token (the same one until it expires or is revoked,
+    then a new one); `DELETE` revokes the caller's token. Repeated failures lock the username
+    out from the caller's address (429)."""
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -80,14 +96,28 @@ class AuthTokenApi(APIView):
 
     @extend_schema(
         request=AuthTokenRequestSerializer,
-        responses={200: AuthTokenResponseSerializer},
+        responses={
+            200: AuthTokenResponseSerializer,
+            429: OpenApiResponse(
+                ErrorDetailSerializer,
+                description=(
+                    "Too many failed logins for this username from this address: locked out "
+                    "until the time in the message (seconds in `Retry-After`); or throttled."
+                ),
+            ),
+        },
         auth=[],
         summary="Get an API token",
+        description=(
+            "The same token until it expires (`KAM_API_TOKEN_TTL_HOURS` after it was issued; "
+            'then requests with it answer 401 "Token has expired.") or is revoked; then a '
+            "new one."
+        ),
     )
     def post(self, request):
         serializer = AuthTokenRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        token = api_token_issue(user=serializer.validated_data["user"])
         return Response({"token": token.key})
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke the caller's token")
@@ -359,3 +389,33 @@ class ProductLineViewSet(
     filterset_class = filters.ProductLineApiFilter
     search_fields = ("code", "name")
     ordering_fields = ("code", "name")
+
+
+# --- audit trail ----------------------------------------------------------------------------
+
+
+@extend_schema(
+    parameters=[AccountHistoryQueryApiSerializer],
+    summary="An account's audit trail",
+)
+class AccountHistoryApi(generics.ListAPIView):
+    """Who changed what and when: the account, its customer, team, transactions, opportunities,
+    plans (objectives, actions), assessments, investments and overrides, newest first."""
+
+    serializer_class = AccountHistoryEntryApiSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no account
+            return Account.history.none()
+        self.account = get_object_or_404(
+            accounts_visible_to(self.request.user), pk=self.kwargs["pk"]
+        )
+        query = AccountHistoryQueryApiSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return account_history(account=self.account, **query.validated_data)
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.get_queryset())
+        entries = account_history_entries(account=self.account, rows=rows)
+        return self.get_paginated_response(self.get_serializer(entries, many=True).data)

@@ -99,6 +99,7 @@ class ClassificationResultApiSerializer(serializers.ModelSerializer):
     axes = serializers.DictField(child=serializers.FloatField(allow_null=True))
     flags = serializers.ListField(child=serializers.CharField())
     explanation = ExplanationLineSerializer(many=True)
+    is_current = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = ClassificationResult

@@ -28,7 +28,8 @@ from classification.models import (
     ParameterSet,
 )
 from classification.selectors import account_result_history
-from kam.api_common import IsAdminOrReadOnly, is_admin, is_sales_lead
+from kam.api_common import IsAdminOrReadOnly, TaskQueueUnavailable, is_admin, is_sales_lead
+from kam.api_schema import ErrorDetailSerializer
 
 
 def runs_visible_to(user):
@@ -69,6 +70,11 @@ class ClassificationRunViewSet(
             200: OpenApiResponse(
                 ClassificationRunApiSerializer, description="The run already queued or running."
             ),
+            503: OpenApiResponse(
+                ErrorDetailSerializer,
+                description="The task queue (Redis) is unavailable: no run was started (the "
+                "attempt is recorded as a failed run); try again shortly.",
+            ),
         },
     )
     def create(self, request, *args, **kwargs):
@@ -78,11 +84,14 @@ class ClassificationRunViewSet(
             )
         body = ClassificationRunRequestApiSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        run, created = services.run_request(
-            trigger=ClassificationRun.Trigger.API,
-            requested_by=request.user,
-            reference_date=body.validated_data.get("reference_date"),
-        )
+        try:
+            run, created = services.run_request(
+                trigger=ClassificationRun.Trigger.API,
+                requested_by=request.user,
+                reference_date=body.validated_data.get("reference_date"),
+            )
+        except services.BrokerUnavailable:
+            raise TaskQueueUnavailable() from None
         run.refresh_from_db()  # without a broker the run has already executed
         data = self.get_serializer(run).data
         return Response(
@@ -98,7 +107,9 @@ def _visible_account(request, pk: int):
 
 def _current_results(account_id: int):
     return (
-        ClassificationResult.objects.filter(account_id=account_id, is_current=True)
+        ClassificationResult.objects.current()
+        .with_current()
+        .filter(account_id=account_id)
         .select_related("run", "parameter_set")
         .order_by("model")
     )
@@ -111,7 +122,9 @@ class AccountScoresApi(APIView):
     @extend_schema(responses=AccountScoresApiSerializer, summary="An account's scores")
     def get(self, request, pk: int):
         account = _visible_account(request, pk)
-        history = account_result_history(account_id=account.pk).filter(is_current=False)
+        history = (
+            account_result_history(account_id=account.pk).filter(is_current=False).with_current()
+        )
         overrides = ClassificationOverride.objects.filter(account=account, is_active=True)
         data = {
             "account": account.pk,

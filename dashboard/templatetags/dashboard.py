@@ -1,9 +1,13 @@
-"""Formatting for the dashboard: money with its currency, percentages, sort links."""
+"""Formatting for the dashboard: money with its currency, percentages, sort links.
 
-from decimal import Decimal
+Numbers follow the active language's formats (LocaleMiddleware picks it from the browser's
+Accept-Language): "1,234.56" in English, "1.234,56" in German. Exports never use these filters.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
-from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils.formats import get_format, number_format
 from django.utils.http import urlencode
 
 from ..explain import model_label as _model_label
@@ -12,31 +16,53 @@ from ..explain import segment_name as _segment_label
 register = template.Library()
 
 
+NBSP = "\u00a0"  # keeps an amount and its currency (or a number and "%") on one line
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _localized(number: Decimal, places: int) -> str:
+    """`number` rounded half up to `places`, with the active locale's separators and grouping."""
+    rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = abs(rounded)  # no "-0.00"
+    return number_format(rounded, decimal_pos=places, force_grouping=True)
+
+
 @register.filter
 def money(value, currency: str = "EUR") -> str:
-    """1234567.8 -> "EUR 1,234,568" (whole units: the dashboard shows orders of magnitude)."""
-    if value is None or value == "":
-        return "-"
-    amount = Decimal(str(value)).quantize(Decimal("1"))
-    sign = "-" if amount < 0 else ""
-    return f"{currency} {sign}{intcomma(abs(int(amount)))}"
+    """1234567.891 -> "1,234,567.89 EUR" in English, "1.234.567,89 EUR" in German; "-" if empty."""
+    number = _decimal(value)
+    if number is None:
+        return "-" if value is None or value == "" else str(value)
+    return f"{_localized(number, 2)}{NBSP}{currency}"
 
 
 @register.filter
-def money_cents(value, currency: str = "EUR") -> str:
-    if value is None or value == "":
-        return "-"
-    amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    sign = "-" if amount < 0 else ""
-    return f"{currency} {sign}{intcomma(f'{abs(amount):.2f}')}"
+def number(value, places: int = 0) -> str:
+    """A count or quantity with the locale's grouping: 12345 -> "12,345" / "12.345"."""
+    parsed = _decimal(value)
+    if parsed is None:
+        return "-" if value is None or value == "" else str(value)
+    return _localized(parsed, int(places))
 
 
 @register.filter
 def percent(value, places: int = 1) -> str:
-    """A fraction as a signed percentage: 0.123 -> "+12.3 %"."""
-    if value is None:
+    """A fraction as a signed percentage: 0.123 -> "+12.3 %" ("+12,3 %" in German)."""
+    parsed = _decimal(value)
+    if parsed is None:
         return "-"
-    return f"{float(value) * 100:+.{places}f} %"
+    shown = _localized(parsed * 100, int(places))
+    return f"{'' if shown.startswith('-') else '+'}{shown}{NBSP}%"
 
 
 @register.filter
@@ -56,9 +82,11 @@ def get_item(mapping, key):
 
 @register.filter
 def score(value) -> str:
-    if value is None:
+    """A 0-100 score with one decimal, dropped when it is zero: 70.0 -> "70", 70.25 -> "70.3"."""
+    parsed = _decimal(value)
+    if parsed is None:
         return "-"
-    return f"{float(value):.1f}".removesuffix(".0")
+    return _localized(parsed, 1).removesuffix(f"{get_format('DECIMAL_SEPARATOR')}0")
 
 
 @register.simple_tag(takes_context=True)

@@ -3,6 +3,7 @@
 A laptop needs no variable at all: SQLite in the project folder and tasks run in-process.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,6 +38,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "simple_history",
+    "csp",
+    "axes",
     "accounts",
     "relationships",
     "classification",
@@ -56,6 +59,17 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Records who made each change in the audit trail (django-simple-history).
     "simple_history.middleware.HistoryRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # One log line per request (kam/logging.py); outside axes, so a lockout is logged as such.
+    "kam.logging.RequestLogMiddleware",
+    # Last: turns a lockout detected during authenticate() into the lockout page or JSON.
+    "axes.middleware.AxesMiddleware",
+]
+
+# AxesStandaloneBackend first: it refuses a locked-out username+IP before any password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "kam.urls"
@@ -91,6 +105,17 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The dashboard shows dates and numbers in the browser's language (Accept-Language, picked by
+# LocaleMiddleware among these; anything else gets LANGUAGE_CODE). Django ships their formats.
+LANGUAGES = [
+    ("en", "English"),
+    ("en-gb", "British English"),
+    ("de", "German"),
+    ("fr", "French"),
+    ("es", "Spanish"),
+    ("it", "Italian"),
+    ("nl", "Dutch"),
+]
 TIME_ZONE = env("KAM_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -101,11 +126,57 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    ("vendor/swagger-ui", BASE_DIR / "node_modules" / "swagger-ui-dist"),
 ]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Security ------------------------------------------------------------------------------------
+# Content Security Policy (django-csp): every script and style comes from our own static files.
+# No 'unsafe-inline' anywhere: the dashboard has no inline script, style or event handler,
+# htmx's indicator style lives in app.css (base.html turns its injection off), Chart.js sizes its
+# canvas through the CSSOM (which CSP allows). The one hash is the <style> block that Django's
+# admin change list renders for a model admin without actions (admin/change_list.html), and
+# 'unsafe-hashes' lets exactly one style attribute through: `style="border-top: 0"` on the pager
+# of django-simple-history's admin History page (simple_history/object_history_list.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": [
+            "'self'",
+            "'sha256-blvLUW3UscWqsXGByNOqdBboM+ShWAuugp2mC/wbafU='",
+            "'unsafe-hashes'",
+            "'sha256-XMXSevYjgSjXgRafBFDvtjwX+yyWLrxfso9DcNZ9UXM='",
+        ],
+        # data: images are Swagger UI's CSS icons; an image cannot run script.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Brute-force protection (django-axes): after KAM_LOGIN_FAILURE_LIMIT failed logins for one
+# username from one IP address, that pair is refused (429) for KAM_LOGIN_COOLOFF_MINUTES, on the
+# dashboard, the admin and the API token endpoint alike. Admins reset it in the admin
+# ("Access attempts") or with `manage.py axes_reset_username <name>`.
+AXES_FAILURE_LIMIT = env.int("KAM_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("KAM_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.api.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.api.auth.client_ip"
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+KAM_TRUSTED_PROXY_COUNT = env.int("KAM_TRUSTED_PROXY_COUNT", default=0)
+
+# API tokens expire this long after they were issued; POST /api/v1/auth/token/ issues a new one.
+KAM_API_TOKEN_TTL = timedelta(hours=env.int("KAM_API_TOKEN_TTL_HOURS", default=24 * 30))
 
 # The API's throttle counters live in this cache: Redis in production (CACHE_URL), so that
 # every web process counts together; local memory on a laptop.
@@ -124,7 +195,22 @@ CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL o
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task a worker took but never acknowledged (the worker was killed) is delivered again after
+# this many seconds; keep it above the longest task (CELERY_TASK_TIME_LIMIT).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("KAM_BROKER_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": env.float("KAM_BROKER_CONNECT_TIMEOUT", default=2.0),
+    # A hung Redis (accepting connections, never answering) must not hang a request either;
+    # above kombu's 1 s BRPOP wait, so idle workers are unaffected.
+    "socket_timeout": env.float("KAM_BROKER_SOCKET_TIMEOUT", default=3.0),
+}
+# Redis down: a recompute request gives up within a few seconds (and answers 503) rather than
+# hanging (see classification.services.run_dispatch); workers keep reconnecting until it is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("KAM_BROKER_CONNECT_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Runs keep their state in the database; nobody reads task results, and subscribing to them
+# would make every dispatch wait ~20 s on the result store when Redis is down.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = 1500
 CELERY_TASK_TIME_LIMIT = 1800
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -133,7 +219,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.api.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -148,8 +234,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "kam.api_common.kam_exception_handler",
     # Counted in the default cache (CACHE_URL; Redis in production) so every process shares them.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "kam.throttles.FailOpenAnonRateThrottle",
+        "kam.throttles.FailOpenUserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("KAM_API_THROTTLE_ANON", default="60/minute"),
@@ -161,6 +247,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Key account management: accounts, transactions, relationships, classification.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (npm), never from a CDN; see kam/api_urls.py.
+    "SWAGGER_UI_DIST": f"/{STATIC_URL}vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": f"/{STATIC_URL}vendor/swagger-ui/favicon-32x32.png",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "LevelEnum": "accounts.models.Level",
@@ -178,10 +267,27 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Logging -------------------------------------------------------------------------------------
+# Plain lines on a laptop; JSON lines (KAM_LOG_FORMAT=json, the default of production and
+# `make serve`) for a log pipeline. Every line carries the request id, or the Celery task and
+# classification run, it belongs to; Celery workers and beat log through this too (kam/celery.py).
+KAM_LOG_FORMAT = env("KAM_LOG_FORMAT", default="plain")
+if KAM_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"KAM_LOG_FORMAT must be plain or json, not {KAM_LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "kam.logging.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "kam.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": KAM_LOG_FORMAT,
+            "filters": ["context"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }

@@ -14,7 +14,13 @@ except ImproperlyConfigured as exc:
     raise ImproperlyConfigured(f"Production settings need the environment: {exc}") from exc
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters in production.")
-CACHES = {"default": env.cache("CACHE_URL", default="rediscache://127.0.0.1:6379/1")}
+# Short timeouts: a hung Redis must not stall requests (the API's throttles then fail open).
+CACHES = {
+    "default": env.cache(
+        "CACHE_URL",
+        default="rediscache://127.0.0.1:6379/1?socket_connect_timeout=1&socket_timeout=1",
+    )
+}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
@@ -32,3 +38,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Logs: JSON lines for the log pipeline unless KAM_LOG_FORMAT=plain (see base.py).
+LOGGING["handlers"]["console"]["formatter"] = env("KAM_LOG_FORMAT", default="json")  # noqa: F405

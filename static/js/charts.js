@@ -17,17 +17,57 @@
     return source ? JSON.parse(source.textContent) : null;
   }
 
+  /* The page's language (<html lang>, set from the browser's Accept-Language by Django), so the
+   * charts format numbers and dates as the rest of the page does. */
+  function lang() { return document.documentElement.lang || undefined; }
+
+  var formats = {};
+  function formatter(key, make) {
+    if (!formats[key]) formats[key] = make(lang());
+    return formats[key];
+  }
+
   function money(value) {
-    return new Intl.NumberFormat(document.documentElement.lang || undefined, {
-      maximumFractionDigits: 0,
+    return formatter("money0", function (l) {
+      return new Intl.NumberFormat(l, { maximumFractionDigits: 0 });
     }).format(value);
+  }
+
+  function moneyCents(value) {
+    return formatter("money2", function (l) {
+      return new Intl.NumberFormat(l, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    }).format(value);
+  }
+
+  function score(value) {
+    return formatter("score", function (l) {
+      return new Intl.NumberFormat(l, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    }).format(value);
+  }
+
+  /* "2026-05" -> "May 2026" / "Mai 2026"; anything else is shown as it is. */
+  function monthLabel(value) {
+    var m = /^(\d{4})-(\d{2})$/.exec(value);
+    if (!m) return value;
+    return formatter("month", function (l) {
+      return new Intl.DateTimeFormat(l, { month: "short", year: "numeric", timeZone: "UTC" });
+    }).format(new Date(Date.UTC(+m[1], +m[2] - 1, 1)));
+  }
+
+  /* "2026-05-31" -> the locale's short date ("5/31/2026", "31.5.2026"). */
+  function dayLabel(value) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    if (!m) return value;
+    return formatter("day", function (l) {
+      return new Intl.DateTimeFormat(l, { dateStyle: "medium", timeZone: "UTC" });
+    }).format(new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])));
   }
 
   function revenueChart(canvas, data) {
     return new window.Chart(canvas, {
       type: "bar",
       data: {
-        labels: data.labels,
+        labels: data.labels.map(monthLabel),
         datasets: [
           { label: "Sales", data: data.sales, backgroundColor: COLORS.sales, borderRadius: 3 },
           { label: "Purchases", data: data.purchases, backgroundColor: COLORS.purchases, borderRadius: 3 },
@@ -43,7 +83,10 @@
           legend: { position: "bottom", labels: { color: COLORS.text, boxWidth: 12 } },
           tooltip: {
             callbacks: {
-              label: function (ctx) { return ctx.dataset.label + ": " + money(ctx.parsed.y); },
+              label: function (ctx) {
+                var currency = data.currency ? " " + data.currency : "";
+                return ctx.dataset.label + ": " + moneyCents(ctx.parsed.y) + currency;
+              },
             },
           },
         },
@@ -208,7 +251,7 @@
             callbacks: {
               label: function (ctx) {
                 var p = ctx.raw;
-                return p.name + " (" + ctx.dataset.label + "): " + p.x.toFixed(1) + " / " + p.y.toFixed(1);
+                return p.name + " (" + ctx.dataset.label + "): " + score(p.x) + " / " + score(p.y);
               },
             },
           },
@@ -248,10 +291,83 @@
     });
   }
 
-  var BUILDERS = { revenue: revenueChart, matrix: matrixChart };
+  var MODEL_COLORS = { webster: "#0d9488", millman_wilson: "#7c3aed", bensaou: "#d97706", four_s: "#2563eb" };
+
+  /* The segment of each model per run: one stepped line per model, each on its own band (a
+   * category y axis listing that model's segments, lowest rung at the bottom), sharing the runs
+   * along x. */
+  function historyChart(canvas, data) {
+    var scales = {
+      x: {
+        grid: { color: COLORS.grid },
+        ticks: { color: COLORS.text, maxRotation: 0, autoSkip: true },
+      },
+    };
+    var datasets = data.models.map(function (m) {
+      scales[m.model] = {
+        type: "category",
+        labels: m.segments.slice().reverse(),  // a vertical category axis lists top down
+        offset: true,
+        stack: "history",
+        stackWeight: m.segments.length,
+        position: "left",
+        grid: { color: COLORS.grid },
+        border: { color: MODEL_COLORS[m.model] || COLORS.text, width: 3 },
+        ticks: { color: COLORS.text, font: { size: 11 }, autoSkip: false },
+        title: { display: true, text: m.label, color: MODEL_COLORS[m.model] || COLORS.text, font: { weight: "600" } },
+      };
+      var color = MODEL_COLORS[m.model] || "#64748b";
+      return {
+        label: m.label,
+        yAxisID: m.model,
+        data: m.data,
+        stepped: true,  // a segment holds from its run until the next one
+        borderColor: color,
+        backgroundColor: color,
+        borderWidth: 2,
+        pointRadius: 4,
+        pointHoverRadius: 6,
+        spanGaps: false,
+      };
+    });
+    return new window.Chart(canvas, {
+      type: "line",
+      data: {
+        labels: data.runs.map(function (r) { return dayLabel(r.date); }),
+        datasets: datasets,
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "index", intersect: false },
+        plugins: {
+          legend: { position: "bottom", labels: { color: COLORS.text, boxWidth: 12 } },
+          tooltip: {
+            callbacks: {
+              title: function (items) {
+                var run = data.runs[items[0].dataIndex];
+                return items[0].label + " (run " + run.run + ")";
+              },
+              label: function (ctx) {
+                return ctx.dataset.label + ": " + ctx.chart.scales[ctx.dataset.yAxisID].getLabelForValue(ctx.parsed.y);
+              },
+            },
+          },
+        },
+        scales: scales,
+      },
+    });
+  }
+
+  var BUILDERS = { revenue: revenueChart, matrix: matrixChart, history: historyChart };
 
   function draw(root) {
     if (!window.Chart) return;
+    // Charts whose canvas an htmx swap replaced: free them (a new canvas gets its own chart).
+    Object.values(window.Chart.instances).forEach(function (chart) {
+      if (!document.contains(chart.canvas)) chart.destroy();
+    });
     (root || document).querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       if (canvas.dataset.chartReady === "true") return;
       var build = BUILDERS[canvas.dataset.chart];
@@ -275,5 +391,6 @@
   } else {
     draw();
   }
-  document.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
+  // After an htmx swap (outerHTML replaces the target itself), draw whatever is new on the page.
+  document.addEventListener("htmx:afterSettle", function () { draw(); });
 })();

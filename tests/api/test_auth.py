@@ -1,6 +1,11 @@
-"""Token auth (create, use, revoke), session auth with CSRF, throttling."""
+"""Token auth (create, use, expire, revoke), session auth with CSRF, throttling. The lockout
+after repeated failures is in tests/kam/test_security.py."""
+
+import datetime as dt
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
@@ -68,7 +73,7 @@ def test_anonymous_gets_401_with_token_challenge(world):
 
 def test_session_auth_enforces_csrf(world):
     client = APIClient(enforce_csrf_checks=True)
-    assert client.login(username="nam1", password="pass-word-123")
+    client.force_login(world.users["nam1"])
     assert client.get("/api/v1/accounts/").status_code == 200
     body = {"account": world.accounts["acc1"].pk, "description": "Faster delivery"}
     refused = client.post("/api/v1/needs/", body, format="json")
@@ -91,3 +96,60 @@ def test_throttling_per_user_and_anonymous(world, monkeypatch):
     anon = APIClient()
     body = {"username": "lead", "password": "guess"}
     assert [anon.post(TOKEN_URL, body).status_code for _ in range(3)] == [400, 400, 429]
+
+
+# --- token expiry ----------------------------------------------------------------------------
+
+
+def age_token(token: Token, by: dt.timedelta) -> None:
+    Token.objects.filter(pk=token.pk).update(created=timezone.now() - by)
+
+
+def test_token_lifetime_comes_from_the_environment():
+    assert dt.timedelta(hours=24 * 30) == settings.KAM_API_TOKEN_TTL
+
+
+def test_expired_token_is_401_with_a_clear_message(world):
+    token = Token.objects.create(user=world.users["lead"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    age_token(token, settings.KAM_API_TOKEN_TTL - dt.timedelta(minutes=1))
+    assert client.get("/api/v1/accounts/").status_code == 200  # not yet
+    age_token(token, settings.KAM_API_TOKEN_TTL)
+    response = client.get("/api/v1/accounts/")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Token has expired."}
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_expiry_follows_the_setting(world, settings):
+    settings.KAM_API_TOKEN_TTL = dt.timedelta(hours=1)
+    token = Token.objects.create(user=world.users["lead"])
+    age_token(token, dt.timedelta(minutes=61))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get("/api/v1/accounts/").status_code == 401
+
+
+def test_logging_in_after_expiry_issues_a_fresh_token(world):
+    client = APIClient()
+    body = {"username": "lead", "password": "pass-word-123"}
+    old = client.post(TOKEN_URL, body).json()["token"]
+    age_token(Token.objects.get(key=old), settings.KAM_API_TOKEN_TTL)
+
+    new = client.post(TOKEN_URL, body).json()["token"]
+    assert new != old
+    assert not Token.objects.filter(key=old).exists()  # the expired key is gone for good
+    assert Token.objects.get(user=world.users["lead"]).key == new
+    client.credentials(HTTP_AUTHORIZATION=f"Token {new}")
+    assert client.get("/api/v1/accounts/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Token {old}")
+    assert client.get("/api/v1/accounts/").status_code == 401
+
+
+def test_schema_documents_token_auth_expiry_and_lockout(world):
+    schema = world.client("admin").get("/api/schema/", {"format": "json"}).json()
+    assert "tokenAuth" in schema["components"]["securitySchemes"]
+    post = schema["paths"][TOKEN_URL]["post"]
+    assert "expires" in post["description"]
+    assert "locked out" in post["responses"]["429"]["description"]

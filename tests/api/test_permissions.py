@@ -294,3 +294,13 @@ def test_permission_matrix(world, resource, method):
             want[(*key, "listed")] = _inside(world, resource, role, where)
             got[(*key, "listed")] = obj.pk in ids
     assert got == want
+
+
+def test_account_history_follows_the_account(world):
+    """`accounts/{id}/history/`: 200 to whoever sees the account, 404 to the rest, 401 anonymous."""
+    got, want = {}, {}
+    for role, where in itertools.product(ROLES, world.accounts):
+        url = f"/api/v1/accounts/{world.accounts[where].pk}/history/"
+        got[role, where] = world.client(role).get(url).status_code
+        want[role, where] = 401 if role == "anon" else 200 if where in world.visible[role] else 404
+    assert got == want

@@ -288,3 +288,20 @@ def test_a_global_account_and_its_national_accounts_share_a_chunk(portfolio, set
     assert len(holding) == 1
     assert family <= set(holding[0].account_ids)
     assert run.accounts_total == 9
+
+
+def test_recompute_scores_history_backfills_month_ends_only_on_a_new_installation(portfolio):
+    call_command("recompute_scores", "--history", "3", stdout=StringIO(), stderr=StringIO())
+
+    runs = list(ClassificationRun.objects.order_by("pk"))
+    today = dt.date.today()
+    first_of_month = today.replace(day=1)
+    assert [run.status for run in runs] == [RunStatus.SUCCEEDED] * 4
+    assert [run.reference_date for run in runs][-1] == today
+    month_ends = [run.reference_date for run in runs[:3]]
+    assert month_ends == sorted(month_ends)
+    assert month_ends[-1] == first_of_month - dt.timedelta(days=1)
+    assert all((end + dt.timedelta(days=1)).day == 1 for end in month_ends)
+
+    call_command("recompute_scores", "--history", "3", stdout=StringIO(), stderr=StringIO())
+    assert ClassificationRun.objects.count() == 5

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from classification.models import ClassificationResult, ClassificationRun
@@ -51,7 +52,9 @@ def portfolio(nam1, nam2, stranger):
 @pytest.fixture
 def login(client):
     def as_user(username: str):
-        assert client.login(username=username, password=PASSWORD)
+        # force_login: django-axes needs the request that client.login() does not pass; the
+        # login form itself is tested in tests/kam/test_security.py.
+        client.force_login(get_user_model().objects.get(username=username))
         return client
 
     return as_user

@@ -187,8 +187,7 @@ def test_lead_run_completes_in_process_without_a_broker(
 
 
 def test_admin_may_recompute_the_portfolio(client, portfolio, django_capture_on_commit_callbacks):
-    UserFactory(username="root", is_superuser=True, is_staff=True)
-    assert client.login(username="root", password="pass-word-123")
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
     with django_capture_on_commit_callbacks(execute=False):
         assert client.post("/recompute/", **HTMX).status_code == 200
     assert ClassificationRun.objects.filter(scope="portfolio").exists()

@@ -120,7 +120,7 @@ def test_key_figures(login, portfolio, today):
     TransactionFactory(account=portfolio["gamma"], date=today, unit_price=Decimal("999"))
     response = login("nam1").get(URL)
     assert response.context["summary"]["revenue_12m"] == Decimal("1000.00")
-    assert b"EUR 1,000" in response.content
+    assert "1,000.00\u00a0EUR" in response.content.decode()
 
 
 @pytest.mark.parametrize("size", [5, 50])

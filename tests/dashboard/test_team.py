@@ -82,8 +82,7 @@ def test_global_manager_sees_national_accounts_side_by_side(login, portfolio, na
 
 
 def test_admin_sees_the_team_view(client, portfolio):
-    UserFactory(username="root", is_superuser=True, is_staff=True)
-    assert client.login(username="root", password="pass-word-123")
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
     response = client.get("/team/")
     assert response.status_code == 200
     assert {"nam1", "nam2", "stranger"} <= set(rows_by_user(response))

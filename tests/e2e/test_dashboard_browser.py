@@ -100,8 +100,52 @@ def _busiest_account(user):
     )
 
 
-def test_account_page_draws_the_revenue_chart(live_server, page, screenshot, demo):
+# Earlier months' segments for the history chart: (months back, {model: segment}).
+EARLIER_RUNS = [
+    (3, {"four_s": "streamline", "millman_wilson": "early_kam", "bensaou": "market_exchange"}),
+    (2, {"four_s": "status", "millman_wilson": "mid_kam", "bensaou": "market_exchange"}),
+    (1, {"four_s": "status", "millman_wilson": "mid_kam", "bensaou": "captive_buyer"}),
+]
+
+
+def _earlier_runs(account) -> int:
+    """Finished runs of this account in past months (copies of its current results with other
+    segments), so that its history has something to draw. Returns how many runs it has now."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from classification.models import ClassificationResult, ClassificationRun
+    from classification.selectors import account_result_history
+
+    current = {r.model: r for r in account_result_history(account_id=account.pk)}
+    assert len(current) == 4  # recompute_scores scored it under every model
+    today = timezone.localdate()
+    for months, segments in EARLIER_RUNS:
+        day = today - dt.timedelta(days=30 * months)
+        run = ClassificationRun.objects.create(
+            trigger="nightly",
+            scope=f"account:{account.pk}",
+            reference_date=day,
+            status="succeeded",
+            finished_at=timezone.now() - dt.timedelta(days=30 * months),
+        )
+        ClassificationResult.objects.bulk_create(
+            ClassificationResult(
+                run=run,
+                account=account,
+                model=model,
+                segment=segments.get(model, result.segment),
+                axes=result.axes,
+            )
+            for model, result in current.items()
+        )
+    return len(EARLIER_RUNS) + 1
+
+
+def test_account_page_draws_the_revenue_and_history_charts(live_server, page, screenshot, demo):
     account = _busiest_account(demo["nam1"])
+    runs = _earlier_runs(account)
     log_in(page, live_server, "nam1")
     page.get_by_role("link", name=account.customer.name).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(account.customer.name)
@@ -113,6 +157,26 @@ def test_account_page_draws_the_revenue_chart(live_server, page, screenshot, dem
         "() => Chart.getChart('revenue-chart').data.datasets.map(d => d.data.length)"
     )
     assert drawn == [24, 24, 24]
+
+    # The classification history: one stepped line per model, a point per run.
+    history = page.locator("canvas#history-chart")
+    expect(history).to_have_attribute("data-chart-ready", "true")
+    assert int(history.get_attribute("data-chart-points")) == 4 * runs
+    drawn = page.evaluate(
+        """() => Chart.getChart('history-chart').data.datasets.map(
+            d => [d.label, d.data.length, d.data[0]])"""
+    )
+    assert drawn == [
+        ["Webster", runs, drawn[0][2]],
+        ["Millman-Wilson", runs, "Early KAM"],
+        ["Bensaou", runs, "Market exchange"],
+        ["4S", runs, "Streamline"],
+    ]
+    page.get_by_text("History as a table").click()
+    expect(page.get_by_test_id("history-table").locator("tbody tr")).to_have_count(runs)
+    page.get_by_text("History as a table").click()
+    page.set_viewport_size({"width": 1366, "height": 1500})  # header, cards and history
+    page.evaluate("() => window.scrollTo(0, 0)")
     screenshot("account")
 
 

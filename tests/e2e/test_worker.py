@@ -6,6 +6,7 @@ they see is exactly what a deployment sees: committed rows, a real broker, redel
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -52,26 +53,36 @@ def broker(settings):
     app.conf.task_always_eager = True
 
 
-@pytest.fixture
-def start_workers(broker, tmp_path, settings):
-    """Start worker processes on the test database; stop them (and show their logs) at the end."""
-    workers: list[tuple[subprocess.Popen, Path]] = []
-    db = connection.settings_dict
+class Workers:
+    """Worker processes on the test database, each in its own process group (so a test can
+    SIGKILL a whole worker), numbered across calls (kamtest0, kamtest1, ...)."""
 
-    def start(count: int, chunk_size: int) -> list[Path]:
-        settings.KAM_RECOMPUTE_CHUNK_SIZE = chunk_size  # the same in this process and the workers
-        env = {
+    def __init__(self, broker: str, tmp_path: Path, settings):
+        self.broker = broker
+        self.tmp_path = tmp_path
+        self.settings = settings
+        self.processes: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+
+    def __call__(self, count: int, chunk_size: int, env: dict | None = None) -> list[Path]:
+        """Start `count` workers (extra environment in `env`); return their log files."""
+        self.settings.KAM_RECOMPUTE_CHUNK_SIZE = chunk_size  # the same here and in the workers
+        db = connection.settings_dict
+        environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "kam.settings.test",
             "KAM_TASKS_EAGER": "false",
             "KAM_RECOMPUTE_CHUNK_SIZE": str(chunk_size),
-            "CELERY_BROKER_URL": broker,
+            "CELERY_BROKER_URL": self.broker,
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             # A chunk waiting on a lock gives up quickly and is retried by Celery.
             "PGOPTIONS": "-c lock_timeout=1500",
+            **(env or {}),
         }
-        for index in range(count):
-            log = tmp_path / f"worker{index}.log"
+        started = []
+        for _ in range(count):
+            index = len(self.processes)
+            log = self.tmp_path / f"worker{index}.log"
             process = subprocess.Popen(  # noqa: S603 - fixed arguments
                 [
                     sys.executable,
@@ -87,30 +98,51 @@ def start_workers(broker, tmp_path, settings):
                     "--without-mingle",
                 ],
                 cwd=ROOT,
-                env=env,
+                env=environment,
                 stdout=log.open("w"),
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-            workers.append((process, log))
+            self.processes.append(process)
+            self.logs.append(log)
+            started.append((process, log))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if len(app.control.ping(timeout=1.0)) >= count:
-                return [log for _, log in workers]
-            if any(p.poll() is not None for p, _ in workers):
+            if len(app.control.ping(timeout=1.0)) >= self.alive():
+                return [log for _, log in started]
+            if any(p.poll() is not None for p, _ in started):
                 break
-        logs = "\n".join(log.read_text()[-3000:] for _, log in workers)
+        logs = "\n".join(log.read_text()[-3000:] for _, log in started)
         pytest.fail(f"Celery workers did not come up:\n{logs}")
         return []
 
-    yield start
-    for process, _ in workers:
-        process.terminate()
-    for process, log in workers:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        print(f"--- {log.name} ---\n{log.read_text()[-4000:]}")
+    def alive(self) -> int:
+        return sum(process.poll() is None for process in self.processes)
+
+    def kill(self, index: int) -> None:
+        """SIGKILL the worker's whole process group: no clean shutdown, no acknowledgement."""
+        process = self.processes[index]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process, log in zip(self.processes, self.logs, strict=True):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+            print(f"--- {log.name} ---\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def start_workers(broker, tmp_path, settings):
+    """Start worker processes on the test database; stop them (and show their logs) at the end."""
+    workers = Workers(broker, tmp_path, settings)
+    yield workers
+    workers.stop()
 
 
 def wait_for(run: ClassificationRun, timeout: float = 240) -> ClassificationRun:

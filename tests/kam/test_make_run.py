@@ -30,7 +30,7 @@ def test_demo_on_sqlite_serves_every_page(tmp_path):
     for step in (
         ("manage.py", "migrate", "--noinput", "-v0"),
         ("manage.py", "seed_demo", "--accounts", "40", "--demo-users", "-v0"),
-        ("manage.py", "recompute_scores"),
+        ("manage.py", "recompute_scores", "--history", "2"),
         ("-m", "tests.kam.sqlite_smoke"),
     ):
         result = run(*step, env=env)

@@ -1,10 +1,12 @@
 """Recompute the classification of every account that is not lost (or of one account)."""
 
 import contextlib
+import datetime as dt
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.models import Account
@@ -24,18 +26,37 @@ class Command(BaseCommand):
             "--wait", action="store_true", help="Wait for the run to finish, showing progress."
         )
         parser.add_argument("--timeout", type=int, default=3600, help="Seconds to wait at most.")
+        parser.add_argument(
+            "--history",
+            type=int,
+            default=0,
+            metavar="MONTHS",
+            help="When no run has succeeded yet, first score the end of each of the MONTHS "
+            "previous months, so that a new installation (the demo) starts with a history.",
+        )
 
-    def handle(self, *args, account=None, wait=False, timeout=3600, **options):
+    def handle(self, *args, account=None, wait=False, timeout=3600, history=0, **options):
         if account is not None:
             target = Account.objects.filter(pk=account).first()
             if target is None:
                 raise CommandError(f"There is no account with id {account}.")
             self._report(services.recompute_account_now(account=target))
             return
+        if history and not ClassificationRun.objects.filter(status=RunStatus.SUCCEEDED).exists():
+            for reference_date in _previous_month_ends(timezone.localdate(), history):
+                self._run(reference_date, wait, timeout)
+        self._run(None, wait, timeout)
+
+    def _run(self, reference_date: dt.date | None, wait: bool, timeout: int) -> None:
         in_process = settings.CELERY_TASK_ALWAYS_EAGER
-        run, created = services.run_request(
-            trigger=ClassificationRun.Trigger.MANUAL, dispatch=not in_process
-        )
+        try:
+            run, created = services.run_request(
+                trigger=ClassificationRun.Trigger.MANUAL,
+                reference_date=reference_date,
+                dispatch=not in_process,
+            )
+        except services.BrokerUnavailable as exc:
+            raise CommandError(services.QUEUE_UNAVAILABLE) from exc
         if not created:
             self.stdout.write(f"Run {run.pk} is already {run.status}; following it.")
         if in_process and created:
@@ -49,7 +70,7 @@ class Command(BaseCommand):
                 with contextlib.suppress(Exception):
                     services.run_execute(run_id=run.pk, on_chunk=progress)
             run.refresh_from_db()
-        elif wait or in_process:
+        elif wait or in_process or reference_date is not None:
             run = self._follow(run, timeout)
         self._report(run)
 
@@ -78,3 +99,13 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(summary))
         else:
             self.stdout.write(f"{summary} Follow it with --wait or in the admin.")
+
+
+def _previous_month_ends(today: dt.date, months: int) -> list[dt.date]:
+    """The last day of each of the `months` months before today's, oldest first."""
+    ends = []
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    for _ in range(months):
+        ends.append(end)
+        end = end.replace(day=1) - dt.timedelta(days=1)
+    return ends[::-1]
