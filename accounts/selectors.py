@@ -4,6 +4,8 @@ Everything attached to an account (transactions, interactions, plans, ...) follo
 every read of user-owned data goes through `accounts_visible_to` or `visible_through_account`.
 """
 
+from typing import NamedTuple
+
 from django.db import connection
 from django.db.models import IntegerField, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -62,6 +64,81 @@ def managers_seen_by(user) -> list[int] | RawSQL | None:
 
 def account_visibility_filter(user) -> Q:
     """A Q over Account: owned or teamed by a seen manager, plus nationals under such globals."""
+    if not user or not user.is_authenticated:
+        return NOTHING
+    if user.is_superuser:
+        return Q()
+    if connection.vendor != "postgresql":
+        return _subquery_visibility_filter(user)
+    return _ids_filter(visible_id_sets(user))
+
+
+class VisibleIds(NamedTuple):
+    """The three small id sets that decide what a (non-admin) user sees."""
+
+    managers: list[int]
+    teamed_accounts: list[int]
+    their_globals: list[int]
+
+
+def _visible_ids_sql() -> str:
+    """One statement for the three sets (PostgreSQL arrays); same rules as the subquery filter."""
+    managers = AccountManager._meta.db_table
+    team = AccountTeamMember._meta.db_table
+    accounts = Account._meta.db_table
+    return (
+        f"WITH RECURSIVE me AS ("  # noqa: S608 - table names from model meta
+        f" SELECT id, role FROM {managers} WHERE user_id = %(user)s"
+        f"), subtree(id) AS ("
+        f" SELECT id FROM me"
+        f" UNION SELECT m.id FROM {managers} m JOIN subtree s ON m.reports_to_id = s.id"
+        f" WHERE EXISTS (SELECT 1 FROM me WHERE me.role = %(lead)s)"
+        f"), teamed AS ("
+        f" SELECT t.account_id, m.level FROM {team} t JOIN {managers} m ON m.id = t.manager_id"
+        f" WHERE t.manager_id IN (SELECT id FROM subtree) AND t.start_date <= %(today)s"
+        f" AND (t.end_date IS NULL OR t.end_date >= %(today)s)"
+        f") SELECT"
+        f" ARRAY(SELECT id FROM subtree ORDER BY id),"
+        f" ARRAY(SELECT DISTINCT account_id FROM teamed ORDER BY 1),"
+        f" ARRAY(SELECT a.id FROM {accounts} a WHERE a.level = %(global)s AND ("
+        f"  a.owner_id IN (SELECT m.id FROM {managers} m"
+        f"   WHERE m.id IN (SELECT id FROM subtree) AND m.level = %(global)s)"
+        f"  OR a.id IN (SELECT account_id FROM teamed WHERE level = %(global)s)"
+        f" ) ORDER BY a.id)"
+    )
+
+
+def visible_id_sets(user) -> VisibleIds:
+    """The seen managers, their current team accounts and the global accounts whose nationals
+    they see, resolved in one query (PostgreSQL only) so that filters carry literal ids: the
+    planner then estimates the visible set correctly instead of guessing half of all accounts.
+
+    Not memoised: a team or hierarchy change must show on the next call, whatever the caller
+    holds on to; the query reads a few small indexed sets.
+    """
+    params = {
+        "user": user.pk,
+        "lead": AccountManager.Role.SALES_LEAD.value,
+        "global": Level.GLOBAL.value,
+        "today": timezone.localdate(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_visible_ids_sql(), params)
+        return VisibleIds(*cursor.fetchone())
+
+
+def _ids_filter(ids: VisibleIds) -> Q:
+    if not ids.managers:
+        return NOTHING
+    return (
+        Q(owner_id__in=ids.managers)
+        | Q(pk__in=ids.teamed_accounts)
+        | Q(parent_id__in=ids.their_globals)
+    )
+
+
+def _subquery_visibility_filter(user) -> Q:
+    """The same filter as nested subqueries (SQLite, e.g. `make run`): no arrays there."""
     manager_ids = managers_seen_by(user)
     if manager_ids is None:
         return Q()
@@ -113,20 +190,29 @@ def customers_visible_to(user) -> QuerySet[Customer]:
 def managers_visible_to(user) -> QuerySet[AccountManager]:
     """The managers whose portfolios the user sees, plus the owners and current team members of
     the accounts the user sees: the people they work with. Everyone for an admin."""
-    seen = managers_seen_by(user)
     managers = AccountManager.objects.all()
-    if seen is None:
-        return managers
+    if (
+        user
+        and user.is_authenticated
+        and not user.is_superuser
+        and connection.vendor == "postgresql"
+    ):
+        ids = visible_id_sets(user)  # one resolution for both the seen managers and the accounts
+        seen, visible = ids.managers, Account.objects.filter(_ids_filter(ids))
+    else:
+        seen = managers_seen_by(user)
+        if seen is None:
+            return managers
+        visible = accounts_visible_to(user)
     if isinstance(seen, list) and not seen:
         return managers.none()
-    visible = accounts_visible_to(user).values("pk")
     today = timezone.localdate()
     teamed = AccountTeamMember.objects.filter(
         Q(end_date__isnull=True) | Q(end_date__gte=today),
-        account_id__in=visible,
+        account_id__in=visible.values("pk"),
         start_date__lte=today,
     ).values("manager_id")
-    owners = accounts_visible_to(user).values("owner_id")
+    owners = visible.values("owner_id")
     return managers.filter(Q(pk__in=seen) | Q(pk__in=owners) | Q(pk__in=teamed))
 
 

@@ -1,14 +1,19 @@
 """Dashboard reads. Every one starts from the caller's visible portfolio (accounts.selectors)."""
 
 import datetime as dt
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
+    Case,
     Count,
     DecimalField,
     Exists,
+    F,
+    FilteredRelation,
+    JSONField,
     OuterRef,
     Q,
     QuerySet,
@@ -16,6 +21,7 @@ from django.db.models import (
     Sum,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.utils import timezone
@@ -23,7 +29,11 @@ from django.utils import timezone
 from accounts.models import Account, AccountManager, Transaction
 from accounts.selectors import accounts_visible_to, manager_subtree
 from classification.metrics import metric_windows
-from classification.models import ClassificationCurrent, ClassificationResult
+from classification.models import (
+    ClassificationCurrent,
+    ClassificationOverride,
+    ClassificationResult,
+)
 from classification.selectors import account_result_history
 
 ZERO = Decimal("0.00")
@@ -57,15 +67,21 @@ def _revenue_12m(today: dt.date) -> Subquery:
 
 
 def account_list(
-    *, user, filters: Mapping[str, object], reference_date: dt.date | None = None
+    *,
+    user,
+    filters: Mapping[str, object],
+    reference_date: dt.date | None = None,
+    visible: QuerySet[Account] | None = None,
 ) -> QuerySet[Account]:
     """The caller's visible accounts, filtered, searched and sorted, with their 12-month revenue.
 
-    `filters` holds cleaned values of `AccountFilterForm`; empty values are ignored.
+    `filters` holds cleaned values of `AccountFilterForm`; empty values are ignored. `visible`
+    (here and below): the caller's `accounts_visible_to(user)` when a page already holds it,
+    so the visible set is resolved once per request.
     """
     today = reference_date or timezone.localdate()
     accounts = (
-        accounts_visible_to(user)
+        (accounts_visible_to(user) if visible is None else visible)
         .select_related("customer", "owner__user", "parent__customer")
         .annotate(revenue_12m=_revenue_12m(today))
     )
@@ -91,10 +107,10 @@ def account_list(
     return accounts.order_by(*order, "pk")
 
 
-def portfolio_countries(*, user) -> list[str]:
+def portfolio_countries(*, user, visible: QuerySet[Account] | None = None) -> list[str]:
     """Countries present in the caller's portfolio (for the country filter)."""
     return list(
-        accounts_visible_to(user)
+        (accounts_visible_to(user) if visible is None else visible)
         .exclude(country="")
         .order_by("country")
         .values_list("country", flat=True)
@@ -167,6 +183,85 @@ def account_revenue_by_month(
         purchases=[float(by_kind["purchases"].get(m, ZERO)) for m in starts],
         returns=[float(by_kind["returns"].get(m, ZERO)) for m in starts],
     )
+
+
+def page_classifications(*, account_ids: Iterable[int]) -> dict[int, dict[str, dict]]:
+    """{account_id: {model: {segment, axes, flags, override}}} for a page of accounts.
+
+    What `classification.selectors.current_classifications` answers, in one query instead of
+    two: the current results and the active overrides as one UNION ALL (an override may exist
+    for a model the account has no result of yet).
+    """
+    ids = list(account_ids)
+    results = (
+        ClassificationCurrent.objects.filter(account_id__in=ids)
+        .order_by()  # SQLite allows no ORDER BY inside a UNION
+        .annotate(no_reason=Value(None, output_field=TextField()), is_override=Value(False))
+        .values_list(
+            "account_id",
+            "model",
+            "segment",
+            "result__axes",
+            "result__flags",
+            "no_reason",
+            "is_override",
+        )
+    )
+    nothing = Value(None, output_field=JSONField())
+    overrides = (
+        ClassificationOverride.objects.filter(account_id__in=ids, is_active=True)
+        .order_by()
+        .annotate(no_axes=nothing, no_flags=nothing, is_override=Value(True))
+        .values_list(
+            "account_id", "model", "segment", "no_axes", "no_flags", "reason", "is_override"
+        )
+    )
+    found: dict[int, dict[str, dict]] = defaultdict(dict)
+    for account_id, model, segment, axes, flags, reason, is_override in results.union(
+        overrides, all=True
+    ):
+        entry = found[account_id].setdefault(
+            model, {"segment": None, "axes": {}, "flags": [], "override": None}
+        )
+        if is_override:
+            entry["override"] = {"segment": segment, "reason": reason}
+        else:
+            entry.update(segment=segment, axes=axes, flags=flags)
+    return dict(found)
+
+
+def account_with_family(*, user, pk: int) -> tuple[Account | None, list[Account]]:
+    """One visible account and the visible accounts of its family (its global account and that
+    one's nationals, by level and country), in one query; (None, []) when not visible.
+
+    An account with no global account above it and not global itself has no family.
+    """
+    own = Account.objects.filter(pk=pk)
+    root = own.annotate(
+        root=Case(
+            When(parent_id__isnull=False, then=F("parent_id")),
+            When(level="global", then=F("pk")),
+        )
+    ).values("root")
+    rows = list(
+        accounts_visible_to(user)
+        .filter(Q(pk=pk) | Q(pk=Subquery(root)) | Q(parent_id=Subquery(root)))
+        .select_related("customer", "owner__user", "parent__customer")
+        .order_by("level", "country", "pk")
+    )
+    account = next((a for a in rows if a.pk == pk), None)
+    if account is None:
+        return None, []
+    has_family = account.parent_id is not None or account.level == "global"
+    return account, rows if has_family else []
+
+
+def account_overrides(*, account: Account) -> dict[str, dict]:
+    """{model: {segment, reason}} of the account's active overrides (one query)."""
+    rows = ClassificationOverride.objects.filter(account=account, is_active=True).values_list(
+        "model", "segment", "reason"
+    )
+    return {model: {"segment": segment, "reason": reason} for model, segment, reason in rows}
 
 
 def account_current_results(*, account: Account) -> QuerySet[ClassificationResult]:
@@ -242,22 +337,39 @@ def model_parameters(*, model: str) -> dict:
 # --- team view --------------------------------------------------------------------------------
 
 
-def team_overview(*, user, reference_date: dt.date | None = None) -> list[dict]:
+def team_overview(
+    *, user, reference_date: dt.date | None = None, visible: QuerySet[Account] | None = None
+) -> list[dict]:
     """Per manager the user oversees: visible accounts owned, revenue 12 months, 4S segment mix.
 
-    Four aggregate queries whatever the team size (managers, counts, revenue, segments).
+    Three queries whatever the team size (managers, counts with segments, revenue).
     """
     from accounts.selectors import managers_visible_to
 
     today = reference_date or timezone.localdate()
     start = metric_windows(today).start_12m
-    visible = accounts_visible_to(user)
+    visible = accounts_visible_to(user) if visible is None else visible
     managers = list(
         managers_visible_to(user).select_related("user").order_by("level", "user__last_name")
     )
-    counts = dict(
-        visible.order_by().values("owner_id").annotate(n=Count("pk")).values_list("owner_id", "n")
-    )
+    # Accounts per owner and their 4S mix in one GROUP BY: an account has at most one current
+    # 4S row, so the LEFT JOIN neither drops nor repeats accounts.
+    counts: dict[int, int] = {}
+    mix: dict[int, dict[str, int]] = {}
+    for owner_id, segment, n in (
+        visible.order_by()
+        .annotate(
+            four_s=FilteredRelation(
+                "current_classifications",
+                condition=Q(current_classifications__model="four_s"),
+            )
+        )
+        .values_list("owner_id", "four_s__segment")
+        .annotate(n=Count("pk"))
+    ):
+        counts[owner_id] = counts.get(owner_id, 0) + n
+        if segment is not None:
+            mix.setdefault(owner_id, {})[segment] = n
     revenue = dict(
         Transaction.objects.filter(
             account_id__in=visible.values("pk"), date__gt=start, date__lte=today
@@ -270,14 +382,6 @@ def team_overview(*, user, reference_date: dt.date | None = None) -> list[dict]:
         )
         .values_list("account__owner_id", "net")
     )
-    mix: dict[int, dict[str, int]] = {}
-    for owner_id, segment, n in (
-        ClassificationCurrent.objects.filter(model="four_s", account_id__in=visible.values("pk"))
-        .order_by()
-        .values_list("account__owner_id", "segment")
-        .annotate(n=Count("pk"))
-    ):
-        mix.setdefault(owner_id, {})[segment] = n
     return [
         {
             "manager": m,
@@ -289,15 +393,15 @@ def team_overview(*, user, reference_date: dt.date | None = None) -> list[dict]:
     ]
 
 
-def global_families(*, user, reference_date: dt.date | None = None) -> list[dict]:
+def global_families(
+    *, user, reference_date: dt.date | None = None, visible: QuerySet[Account] | None = None
+) -> list[dict]:
     """Visible global accounts with their visible national accounts side by side.
 
     Two queries: the accounts (with revenue), then their current segments.
     """
-    from classification.selectors import current_classifications
-
     today = reference_date or timezone.localdate()
-    visible = accounts_visible_to(user)
+    visible = accounts_visible_to(user) if visible is None else visible
     accounts = list(
         visible.filter(
             Q(level="global", national_accounts__in=visible.values("pk"))
@@ -308,7 +412,7 @@ def global_families(*, user, reference_date: dt.date | None = None) -> list[dict
         .annotate(revenue_12m=_revenue_12m(today))
         .order_by("customer__name", "level", "country")
     )
-    segments = current_classifications(account_ids=[a.pk for a in accounts])
+    segments = page_classifications(account_ids=[a.pk for a in accounts])
     families: dict[int, dict] = {}
     for a in accounts:
         if a.level == "global":
@@ -327,7 +431,9 @@ SEVERE = ("high", "critical")
 OPEN_CASE = ("open", "in_progress")
 
 
-def portfolio_alerts(*, user, reference_date: dt.date | None = None) -> dict:
+def portfolio_alerts(
+    *, user, reference_date: dt.date | None = None, visible: QuerySet[Account] | None = None
+) -> dict:
     """What needs attention in the visible portfolio. Four queries whatever its size.
 
     - segment changes of the latest portfolio run (and account recomputes since),
@@ -340,7 +446,7 @@ def portfolio_alerts(*, user, reference_date: dt.date | None = None) -> dict:
     from relationships.models import PlanAction, ServiceCase
 
     today = reference_date or timezone.localdate()
-    visible = accounts_visible_to(user).values("pk")
+    visible = (accounts_visible_to(user) if visible is None else visible).values("pk")
     latest_run = (
         ClassificationRun.objects.filter(status="succeeded", scope="portfolio")
         .order_by("-finished_at", "-pk")
@@ -352,11 +458,14 @@ def portfolio_alerts(*, user, reference_date: dt.date | None = None) -> dict:
         .order_by("-run_id", "account__customer__name", "model")[: ALERT_LIMIT * 4]
     )
     warnings = {"revenue_drop": [], "uncoupling": [], "over_capacity": []}
+    # From the narrow current table (two rows per account, by its unique index), joined to the
+    # result only for its flags: never through every stored run of the wide results table.
     for account_id, name, country, model, segment, flags in (
-        ClassificationResult.objects.current()
-        .filter(account_id__in=visible)
+        ClassificationCurrent.objects.filter(
+            account_id__in=visible, model__in=["millman_wilson", "four_s"]
+        )
         # Flags matched in the JSON text: a JSON `contains` lookup does not exist on SQLite.
-        .annotate(flags_text=Cast("flags", output_field=TextField()))
+        .annotate(flags_text=Cast("result__flags", output_field=TextField()))
         .filter(
             Q(model="millman_wilson", segment="uncoupling_kam")
             | Q(model="millman_wilson", flags_text__contains='"uncoupling:growth"')
@@ -364,7 +473,12 @@ def portfolio_alerts(*, user, reference_date: dt.date | None = None) -> dict:
         )
         .order_by("account__customer__name")
         .values_list(
-            "account_id", "account__customer__name", "account__country", "model", "segment", "flags"
+            "account_id",
+            "account__customer__name",
+            "account__country",
+            "model",
+            "segment",
+            "result__flags",
         )
     ):
         entry = {"account_id": account_id, "name": name, "country": country}

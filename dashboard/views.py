@@ -2,6 +2,7 @@
 
 import csv
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages as flash
@@ -16,9 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Account, Contact
-from accounts.selectors import accounts_visible_to, contacts_visible_to
+from accounts.selectors import accounts_visible_to
 from classification.models import SEGMENTS, ClassificationRun, KamModel
-from classification.selectors import current_classifications
 from classification.services import (
     QUEUE_UNAVAILABLE,
     BrokerUnavailable,
@@ -60,12 +60,15 @@ from .selectors import (
     HISTORY_RUNS,
     account_current_results,
     account_list,
+    account_overrides,
     account_revenue_by_month,
     account_segment_history,
+    account_with_family,
     global_families,
     matrix_points,
     model_parameters,
     owners_selectable_by,
+    page_classifications,
     portfolio_alerts,
     portfolio_countries,
     team_overview,
@@ -78,10 +81,10 @@ CSV_ID_BATCH = 500
 MODELS = [m for m, _ in KamModel.choices]
 
 
-def _filter_form(request: HttpRequest) -> AccountFilterForm:
+def _filter_form(request: HttpRequest, visible) -> AccountFilterForm:
     return AccountFilterForm(
         request.GET or None,
-        countries=portfolio_countries(user=request.user),
+        countries=portfolio_countries(user=request.user, visible=visible),
         owners=owners_selectable_by(user=request.user),
     )
 
@@ -108,13 +111,20 @@ def _segment_distribution(segments: dict[str, dict[str, int]]) -> list[dict]:
 @require_GET
 @login_required
 def portfolio(request: HttpRequest) -> HttpResponse:
-    form = _filter_form(request)
+    visible = accounts_visible_to(request.user)  # resolved once for the page's own reads
+    form = _filter_form(request, visible)
     filters = form.filters() if form.is_bound else {}
-    accounts = account_list(user=request.user, filters=filters)
-    page = Paginator(accounts, PAGE_SIZE).get_page(request.GET.get("page"))
-    classes = current_classifications(account_ids=[a.pk for a in page.object_list])
+    has_filters = any(v for k, v in filters.items() if k != "sort")
+    summary = portfolio_summary(user=request.user, visible=visible)
+    paginator = Paginator(
+        account_list(user=request.user, filters=filters, visible=visible), PAGE_SIZE
+    )
+    if not has_filters:
+        # Unfiltered, the list is the whole visible portfolio the summary has just counted.
+        paginator.count = summary["accounts"]["total"]
+    page = paginator.get_page(request.GET.get("page"))
+    classes = page_classifications(account_ids=[a.pk for a in page.object_list])
     rows = [{"account": a, "segments": classes.get(a.pk, {})} for a in page.object_list]
-    summary = portfolio_summary(user=request.user)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -128,8 +138,8 @@ def portfolio(request: HttpRequest) -> HttpResponse:
             "summary": summary,
             "distribution": _segment_distribution(summary["segments"]),
             "query": query.urlencode(),
-            "has_filters": any(v for k, v in filters.items() if k != "sort"),
-            "alerts": portfolio_alerts(user=request.user),
+            "has_filters": has_filters,
+            "alerts": portfolio_alerts(user=request.user, visible=visible),
             "can_run": can_run_portfolio(request.user),
             "active_run": _active_portfolio_run() if can_run_portfolio(request.user) else None,
         },
@@ -143,9 +153,10 @@ CSV_HEADER = ["Customer", "Level", "Country", "Status", "Key account", "Owner"]
 @login_required
 def portfolio_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The accounts of the table, all pages, with the same filters and order."""
-    form = _filter_form(request)
+    visible = accounts_visible_to(request.user)
+    form = _filter_form(request, visible)
     filters = form.filters() if form.is_bound else {}
-    accounts = account_list(user=request.user, filters=filters)
+    accounts = account_list(user=request.user, filters=filters, visible=visible)
 
     def rows():
         header = [*CSV_HEADER, "Revenue 12 months", *[label for _, label in KamModel.choices]]
@@ -171,7 +182,7 @@ def portfolio_csv(request: HttpRequest) -> StreamingHttpResponse:
 def _csv_rows(batch: list[Account]):
     if not batch:
         return
-    classes = current_classifications(account_ids=[a.pk for a in batch])
+    classes = page_classifications(account_ids=[a.pk for a in batch])
     for a in batch:
         segments = classes.get(a.pk, {})
         yield [
@@ -204,7 +215,50 @@ def _visible_account(request: HttpRequest, pk: int) -> Account:
 
 
 def _account_contacts(request: HttpRequest, account: Account):
-    return contacts_visible_to(request.user).filter(customer_id=account.customer_id, is_active=True)
+    """The active contacts of an account the caller has been checked to see. Its customer's
+    contacts are visible through it (what `contacts_visible_to` allows), so no second
+    resolution of the visible portfolio."""
+    return Contact.objects.filter(customer_id=account.customer_id, is_active=True)
+
+
+def _interaction_form(contacts, fetched: list[Contact]) -> InteractionForm:
+    """The empty interaction form offering contacts already fetched: no query again to render
+    it (`contacts`, the queryset, validates a submission)."""
+    form = InteractionForm(contacts=contacts)
+    field = form.fields["contacts"]
+    field.choices = [(c.pk, field.label_from_instance(c)) for c in fetched]
+    return form
+
+
+@dataclass(frozen=True)
+class RowsPage:
+    """A page of rows without a total: one row more than the page is read to know of a next
+    page, so no COUNT over the account's (possibly many thousand) transactions."""
+
+    rows: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+
+MAX_PAGE = 100_000  # an absurd page number must not overflow the database's OFFSET
+
+
+def _rows_page(queryset, raw_number, size: int) -> RowsPage:
+    try:
+        number = min(max(1, int(raw_number or 1)), MAX_PAGE)
+    except (TypeError, ValueError):
+        number = 1
+    start = (number - 1) * size
+    rows = list(queryset[start : start + size + 1])
+    return RowsPage(rows=rows[:size], number=number, has_next=len(rows) > size)
 
 
 def _timeline(account: Account):
@@ -217,11 +271,11 @@ def _timeline(account: Account):
 
 def _classifications(account: Account) -> list[dict]:
     results = {r.model: r for r in account_current_results(account=account)}
-    overrides = current_classifications(account_ids=[account.pk]).get(account.pk, {})
+    overrides = account_overrides(account=account)
     cards = []
     for model, label in KamModel.choices:
         result = results.get(model)
-        override = overrides.get(model, {}).get("override")
+        override = overrides.get(model)
         axes = [
             {"name": name, "value": result.axes.get(key)}
             for key, name in MODEL_AXES[model]
@@ -282,31 +336,42 @@ def _history(account: Account) -> dict:
 @require_GET
 @login_required
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _visible_account(request, pk)
-    return render(request, "dashboard/account_detail.html", _account_context(request, account))
+    account, family = account_with_family(user=request.user, pk=pk)
+    if account is None:
+        raise Http404("No such account.")
+    return render(
+        request, "dashboard/account_detail.html", _account_context(request, account, family=family)
+    )
 
 
-def _account_context(request: HttpRequest, account: Account, form=None, forms=None) -> dict:
-    """The whole account page; `forms` replaces the empty forms of a section (after an error)."""
+def _account_context(
+    request: HttpRequest, account: Account, form=None, forms=None, family=None
+) -> dict:
+    """The whole account page; `forms` replaces the empty forms of a section (after an error).
+    `family`, when the caller has read it with the account, saves a query."""
     forms = forms or {}
     today = timezone.localdate()
     root_id = account.parent_id or (account.pk if account.level == "global" else None)
-    family = []
-    if root_id:
-        family = list(
-            accounts_visible_to(request.user)
-            .filter(Q(pk=root_id) | Q(parent_id=root_id))
-            .select_related("customer", "owner__user")
-            .order_by("level", "country")
-        )
-    contacts = list(_account_contacts(request, account))
+    if family is None:
+        family = []
+        if root_id:
+            family = list(
+                accounts_visible_to(request.user)
+                .filter(Q(pk=root_id) | Q(parent_id=root_id))
+                .select_related("customer", "owner__user")
+                .order_by("level", "country")
+            )
+    contacts_offered = _account_contacts(request, account)
+    contacts = list(contacts_offered)
     by_function: dict[str, list[Contact]] = defaultdict(list)
     seniority_rank = {s: i for i, (s, _) in enumerate(reversed(Contact.Seniority.choices))}
     for contact in sorted(contacts, key=lambda c: (seniority_rank.get(c.seniority, 9), c.name)):
         by_function[contact.get_function_display()].append(contact)
-    transactions = Paginator(
-        account.transactions.select_related("product_line"), TRANSACTIONS_PAGE_SIZE
-    ).get_page(request.GET.get("tx_page"))
+    transactions = _rows_page(
+        account.transactions.select_related("product_line"),
+        request.GET.get("tx_page"),
+        TRANSACTIONS_PAGE_SIZE,
+    )
     context = {
         "account": account,
         "currency": settings.KAM_BASE_CURRENCY,
@@ -325,7 +390,7 @@ def _account_context(request: HttpRequest, account: Account, form=None, forms=No
         "investments": account.investments.all(),
         "timeline": _timeline(account),
         "service_cases": account.service_cases.all(),
-        "form": form or InteractionForm(contacts=_account_contacts(request, account)),
+        "form": form or _interaction_form(contacts_offered, contacts),
     }
     for _template, build in SECTIONS.values():
         context |= build(request, account, forms)
@@ -693,7 +758,8 @@ def can_see_team(user) -> bool:
 def team(request: HttpRequest) -> HttpResponse:
     if not can_see_team(request.user):
         return render(request, "dashboard/team_forbidden.html", status=403)
-    rows = team_overview(user=request.user)
+    visible = accounts_visible_to(request.user)  # resolved once for both reads
+    rows = team_overview(user=request.user, visible=visible)
     for row in rows:
         total = sum(row["mix"].values())
         row["mix_rows"] = [
@@ -711,7 +777,7 @@ def team(request: HttpRequest) -> HttpResponse:
         "dashboard/team.html",
         {
             "rows": rows,
-            "families": global_families(user=request.user),
+            "families": global_families(user=request.user, visible=visible),
             "currency": settings.KAM_BASE_CURRENCY,
             "family_models": ["four_s", "millman_wilson"],
         },

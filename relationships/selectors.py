@@ -3,7 +3,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.currency import MissingRateError, RateBook
@@ -22,14 +22,17 @@ def _net_sales(window: Q) -> Sum:
     )
 
 
-def portfolio_summary(*, user, reference_date: dt.date | None = None) -> dict:
+def portfolio_summary(
+    *, user, reference_date: dt.date | None = None, visible: QuerySet | None = None
+) -> dict:
     """Key figures of the caller's visible portfolio, in the base currency.
 
-    A fixed number of queries whatever the portfolio size: one per figure group.
+    A fixed number of queries whatever the portfolio size: one per figure group. A page that
+    has already resolved `accounts_visible_to(user)` passes it as `visible`.
     """
     today = reference_date or timezone.localdate()
     windows = metric_windows(today)
-    accounts = accounts_visible_to(user)
+    accounts = accounts_visible_to(user) if visible is None else visible
     visible_ids = accounts.values("pk")
 
     last_12m = Q(date__gt=windows.start_12m, date__lte=today)

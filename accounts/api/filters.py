@@ -63,7 +63,8 @@ ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]
 class StrictFilterForm(forms.Form):
     """A filter given with an empty or unreadable value is an error (a 400), not "no filter":
     `?plan=`, `?is_active=maybe` or `?due_on_before=3/31/2026` are refused. Only free-text
-    filters (strings) may be empty."""
+    filters (strings) may be empty. A filter given twice (`?customer=x&customer=7`) is refused
+    too: only the last value would count, silently."""
 
     def clean(self):
         cleaned = super().clean()
@@ -75,7 +76,12 @@ class StrictFilterForm(forms.Form):
                 parts = [(name, field)]
             for key, part in parts:
                 if key in self.data:
-                    message = _invalid(part, self.data.get(key))
+                    repeated = hasattr(self.data, "getlist") and len(self.data.getlist(key)) > 1
+                    message = (
+                        "Give this filter once (one value)."
+                        if repeated
+                        else _invalid(part, self.data.get(key))
+                    )
                     if message:
                         self.add_error(name, message)
         for name, value in list(cleaned.items()):

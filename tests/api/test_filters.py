@@ -77,3 +77,18 @@ def test_a_nul_character_in_search_is_a_400_keyed_like_every_error(world):
     response = world.client("nam1").get("/api/v1/transactions/", {"search": "\x00abc"})
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": ["Null characters are not allowed."]}
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/v1/accounts/", "customer=abc&customer=7"),
+        ("/api/v1/accounts/", "customer=7&customer=8"),
+        ("/api/v1/transactions/", "date_after=2026-01-01&date_after=2026-02-01"),
+    ],
+)
+def test_a_filter_given_twice_is_a_400(world, path, query):
+    response = world.client("nam1").get(f"{path}?{query}")
+    assert response.status_code == 400, response.content
+    field = query.split("=")[0].removesuffix("_after")
+    assert response.json() == {field: ["Give this filter once (one value)."]}

@@ -135,5 +135,46 @@ def test_account_page_query_count_is_bounded(
     _populate(account, today, n=size)
     classify(account, four_s="star", webster="repeated", bensaou="market_exchange")
     client = login("nam1")
-    with django_assert_max_num_queries(25):  # 24 + the classification history
+    with django_assert_max_num_queries(22):
         assert client.get(url(account)).status_code == 200
+
+
+def test_transactions_page_without_a_count(login, portfolio, today):
+    account = portfolio["alpha"]
+    for day in range(16):  # one more than a page
+        TransactionFactory(account=account, date=today - dt.timedelta(days=day))
+    client = login("nam1")
+    first = client.get(url(account))
+    page = first.context["transactions"]
+    assert (len(page.rows), page.number, page.has_next, page.has_previous) == (15, 1, True, False)
+    assert page.rows[0].date == today  # newest first
+    assert b'rel="next"' in first.content
+    second = client.get(url(account), {"tx_page": 2})
+    page = second.context["transactions"]
+    assert (len(page.rows), page.has_next, page.has_previous) == (1, False, True)
+    assert page.rows[0].date == today - dt.timedelta(days=15)
+    assert client.get(url(account), {"tx_page": "9" * 40}).status_code == 200
+    for bad in ("x", "-3", "0"):
+        assert client.get(url(account), {"tx_page": bad}).context["transactions"].number == 1
+    beyond = client.get(url(account), {"tx_page": 9})
+    assert beyond.context["transactions"].rows == []
+    assert b"No transactions on this page." in beyond.content
+
+
+def test_account_and_family_are_one_query(nam1, portfolio, django_assert_max_num_queries):
+    from dashboard.selectors import account_with_family
+    from tests.factories import GlobalManagerFactory, UserFactory
+
+    gam = GlobalManagerFactory(user=UserFactory(username="gam"))
+    root = GlobalAccountFactory(customer__name="Group", owner=gam)
+    de = AccountFactory(customer=root.customer, parent=root, owner=nam1, country="DE")
+    AccountFactory(customer=root.customer, parent=root, owner=gam, country="FR")
+    with django_assert_max_num_queries(2):  # the visible set, then the account with its family
+        account, family = account_with_family(user=nam1.user, pk=de.pk)
+    assert account == de
+    assert family == [de]  # the group and the French account are not nam1's
+    account, family = account_with_family(user=gam.user, pk=root.pk)
+    assert [a.country for a in family] == ["", "DE", "FR"]
+    alone, family = account_with_family(user=nam1.user, pk=portfolio["alpha"].pk)
+    assert (alone, family) == (portfolio["alpha"], [])
+    assert account_with_family(user=nam1.user, pk=portfolio["hidden"].pk) == (None, [])

@@ -191,3 +191,15 @@ def test_admin_may_recompute_the_portfolio(client, portfolio, django_capture_on_
     with django_capture_on_commit_callbacks(execute=False):
         assert client.post("/recompute/", **HTMX).status_code == 200
     assert ClassificationRun.objects.filter(scope="portfolio").exists()
+
+
+def test_warnings_read_current_results_only(login, portfolio):
+    """A flag of an earlier run that the current result no longer has raises no alert."""
+    alpha = portfolio["alpha"]
+    result(run_now(), alpha, "four_s", "strategic", ["over_capacity"])
+    result(run_now(), alpha, "millman_wilson", "uncoupling_kam", ["uncoupling:growth"])
+    latest = run_now()
+    result(latest, alpha, "four_s", "strategic", [])
+    result(latest, alpha, "millman_wilson", "mid_kam", [])
+    alerts = login("nam1").get("/").context["alerts"]
+    assert alerts["over_capacity"] == alerts["revenue_drop"] == alerts["uncoupling"] == []

@@ -131,7 +131,8 @@ def test_portfolio_query_count_is_bounded(
     for account in accounts:
         classify(account, four_s="star", bensaou="market_exchange")
     client = login("nam1")
-    with django_assert_max_num_queries(18):
+    # The page resolves the visible set once and hands it to every read, the summary included.
+    with django_assert_max_num_queries(17):
         response = client.get(URL, {"sort": "-revenue"})
     assert len(response.context["rows"]) == min(size, 25)
 
@@ -180,3 +181,52 @@ def test_csv_is_scoped_and_escapes_formulas(login, nam1, stranger):
     rows = csv_rows(login("nam1").get("/portfolio.csv"))
     customers = sorted(row[0] for row in rows[1:])
     assert customers == ['\'=HYPERLINK("http://evil")', "'@SUM(A1)"]
+
+
+def test_unfiltered_count_comes_from_the_summary_and_filtered_lists_count_themselves(
+    login, portfolio
+):
+    client = login("nam1")
+    unfiltered = client.get(URL, {"sort": "name"})
+    assert unfiltered.context["page"].paginator.count == 2  # alpha and beta, not the others
+    filtered = client.get(URL, {"status": "dormant"})
+    assert filtered.context["page"].paginator.count == 1
+    assert names(filtered) == ["Beta Foods"]
+
+
+def test_page_classifications_reads_results_and_overrides_in_one_query(
+    portfolio, classify, django_assert_num_queries
+):
+    from classification.models import ClassificationOverride
+    from dashboard.selectors import page_classifications
+
+    alpha, beta = portfolio["alpha"], portfolio["beta"]
+    classify(alpha, four_s="star", webster="partnership")
+    ClassificationOverride.objects.create(
+        account=alpha, model="four_s", segment="strategic", reason="Board decision"
+    )
+    # An override of a model the account has no result of yet still shows.
+    ClassificationOverride.objects.create(
+        account=beta, model="bensaou", segment="captive_buyer", reason="Known from the tender"
+    )
+    ClassificationOverride.objects.create(
+        account=beta, model="webster", segment="partnership", reason="old", is_active=False
+    )
+    with django_assert_num_queries(1):
+        found = page_classifications(account_ids=[alpha.pk, beta.pk, portfolio["hidden"].pk])
+    assert found[alpha.pk]["four_s"] == {
+        "segment": "star",
+        "axes": {"a": 70.0, "b": 60.0},
+        "flags": ["key_account_candidate"],
+        "override": {"segment": "strategic", "reason": "Board decision"},
+    }
+    assert found[alpha.pk]["webster"]["override"] is None
+    assert found[beta.pk] == {
+        "bensaou": {
+            "segment": None,
+            "axes": {},
+            "flags": [],
+            "override": {"segment": "captive_buyer", "reason": "Known from the tender"},
+        }
+    }
+    assert portfolio["hidden"].pk not in found
