@@ -76,7 +76,7 @@ bench: $(VENV)/.installed-run services
 	$(BIN)/python bench/seed.py --accounts 100000 --transactions 5000000 --database kam_bench
 	$(BIN)/python bench/recompute.py --database kam_bench --workers 1 2
 	$(BIN)/python bench/api.py --database kam_bench
-	$(BIN)/python bench/import_transactions.py --database kam_bench_import --rows 100000 1000000
+	$(BIN)/python bench/import_transactions.py --database kam_bench_imp --rows 100000 1000000
 	$(BIN)/python bench/dashboard.py --database kam_bench
 	$(BIN)/python bench/api.py --database kam_bench --overview
 

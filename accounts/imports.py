@@ -20,13 +20,16 @@ Decisions (see also the API view in `accounts/api/imports.py`):
   value would otherwise reach spreadsheets through every export, and the sender can fix it.
 - Unknown columns are rejected (a misspelt optional column would silently lose its data).
 - Memory stays flat: validated rows go to a temporary file as CSV as soon as they are checked
-  (spooling stops at the first error; validation goes on to count every error). Only the map of
-  the file's external references (for the duplicate check) grows with the file, about 100 bytes a
-  row. On PostgreSQL, in one transaction, the file is COPYed into a temporary table, the rows
-  already present are found with one join, and the rest are written with one
-  INSERT ... SELECT ... ON CONFLICT DO NOTHING (so a concurrent import of the same references
-  cannot duplicate them). Elsewhere (SQLite) presence is checked in batches of 5000 references and
-  the rows are written with bulk_create(batch_size=5000, ignore_conflicts=True).
+  (validation goes on to count every error). On PostgreSQL, in one transaction, the file is
+  COPYed into a temporary table, external references repeated within the file are found there
+  with one GROUP BY (after the first bad row only the row number and reference of each further
+  row are spooled, for this check), the rows already present are found with one join, and the
+  rest are written with one INSERT ... SELECT ... ON CONFLICT DO NOTHING (so a concurrent import
+  of the same references cannot duplicate them). The duplicate errors are merged into the report
+  in the order the per-row check would have given them. Elsewhere (SQLite) duplicates are found
+  with a map of the file's references in memory (~150 bytes a row), presence is checked in
+  batches of 5000 references and the rows are written with bulk_create(batch_size=5000,
+  ignore_conflicts=True).
 - Audit trail. Bulk writes send no signals, so the import records its history itself, in the same
   statement (PostgreSQL: the INSERT is a CTE whose RETURNING rows feed the historical table) or
   transaction (elsewhere): one historical row per created transaction, by the importing user,
@@ -143,6 +146,9 @@ class ImportReport:
     already_present_rows: list[int] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
+    # Where the check stands: (row, phase); each listed error keeps it, to merge in SQL findings.
+    position: tuple[float, int] = (0, 0)
+    error_positions: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -153,10 +159,29 @@ class ImportReport:
         if len(self.errors) < MAX_REPORTED_ERRORS:
             # Messages quote the cell, which may be a megabyte: keep the answer small.
             self.errors.append(RowError(row, _clip(field_name), _clip(message, MAX_MESSAGE_LENGTH)))
+            self.error_positions.append(self.position)
+
+    def clear_errors(self) -> None:
+        self.errors.clear()
+        self.error_positions.clear()
+        self.error_count = 0
+
+    def merge_errors(self, found: list[tuple[tuple[float, int], RowError]], count: int) -> None:
+        """Add `count` errors found later, `found` the first of them with their positions."""
+        merged = sorted(
+            [*zip(self.error_positions, self.errors, strict=True), *found], key=lambda e: e[0]
+        )[:MAX_REPORTED_ERRORS]
+        self.error_positions = [position for position, _ in merged]
+        self.errors = [error for _, error in merged]
+        self.error_count += count
 
 
 def _clip(text: str, limit: int = MAX_FIELD_NAME_LENGTH) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+# The order of a row's errors: its columns' checks, then duplicates, then amounts and rates.
+PHASE_COLUMNS, PHASE_CELLS, PHASE_DUPLICATE, PHASE_AMOUNTS = 0, 1, 2, 3
 
 
 class NumberedRow(dict):
@@ -340,7 +365,8 @@ class _Context:
     product_lines: dict[str, int]
     rates: RateBook
     source_system: str
-    seen_references: dict[str, int] = field(default_factory=dict)
+    # First row of each external reference; None on PostgreSQL, which finds duplicates in SQL.
+    seen_references: dict[str, int] | None = None
     missing_columns: set[str] = field(default_factory=set)
     unknown_columns: set[str] = field(default_factory=set)
 
@@ -426,11 +452,17 @@ PARSERS = {
 REQUIRED = frozenset(REQUIRED_COLUMNS)
 
 
+def _duplicate_message(reference: str, first: int) -> str:
+    return f"Duplicate external reference '{reference}' (first in row {first})."
+
+
 def _validate_row(
     number: int, row: Mapping[str, Any], ctx: _Context, report: ImportReport
-) -> tuple | None:
-    """The row as a tuple in SPOOL_COLUMNS order, or None after reporting its errors."""
+) -> tuple | str:
+    """The row as a tuple in SPOOL_COLUMNS order, or after reporting its errors its external
+    reference ("" when that is missing or bad), still needed for the duplicate check."""
     errors_before = report.error_count
+    report.position = (number, PHASE_CELLS)
     parsed: dict[str, Any] = {}
     for name, parse in PARSERS.items():
         value = None
@@ -451,14 +483,11 @@ def _validate_row(
     texts = {name: parsed[name] or "" for name in TEXT_COLUMNS}
 
     reference = texts["external_reference"]
-    if reference:
+    if reference and ctx.seen_references is not None:
         first = ctx.seen_references.setdefault(reference, number)
         if first != number:
-            report.add_error(
-                number,
-                "external_reference",
-                f"Duplicate external reference '{reference}' (first in row {first}).",
-            )
+            report.add_error(number, "external_reference", _duplicate_message(reference, first))
+    report.position = (number, PHASE_AMOUNTS)
 
     amount = amount_base = None
     if quantity is not None and unit_price is not None:
@@ -486,7 +515,7 @@ def _validate_row(
                     report.add_error(number, "amount", "The amount in base currency is too large.")
 
     if report.error_count != errors_before:
-        return None
+        return reference
     return (
         number,
         account_id,
@@ -519,6 +548,9 @@ def _existing_references(source_system: str, references: list[str]) -> set[str]:
     )
 
 
+REFERENCE_ONLY_PADDING = ("",) * (len(SPOOL_COLUMNS) - 2)
+
+
 class _Spool:
     """Validated rows, written as CSV to a temporary file in batches after the presence check."""
 
@@ -531,6 +563,7 @@ class _Spool:
         self.writer = csv.writer(self.file, lineterminator="\r\n")
         self.batch: list[tuple] = []
         self.count = 0
+        self.references_only = False
 
     def add(self, row: tuple) -> None:
         self.batch.append(row)
@@ -560,20 +593,76 @@ class _Spool:
         self.batch.clear()
         self.file.close()
 
+    def keep_references_only(self) -> None:
+        """After the first error (PostgreSQL) only the duplicate check needs the rows."""
+        if not self.references_only:
+            self.flush()
+            self.references_only = True
+
+    def add_reference(self, number: int, reference: str) -> None:
+        # The other columns stay empty (NULL after the COPY); the INSERT never reads these rows.
+        if reference:
+            self.writer.writerow((number, *REFERENCE_ONLY_PADDING, reference))
+
     def close(self) -> None:
         if not self.file.closed:
             self.file.close()
 
 
-def _insert_postgresql(spool: _Spool, source_system: str, *, user, reason: str) -> int:
-    table = f"kam_import_{uuid.uuid4().hex}"
-    target = Transaction._meta.db_table
+def _stage_postgresql(cursor, spool: _Spool) -> str:
+    """COPY the spool into a new temporary table (dropped at commit); return its name."""
+    table = f"kam_import_{uuid.uuid4().hex}"  # generated here, never taken from input
     column_sql = (
         "row integer, account_id bigint, kind text, date date, product_line_id bigint, "
         "product_code text, description text, quantity numeric, unit_price numeric, "
         "unit_cost numeric, amount numeric, currency text, amount_base numeric, "
         "order_reference text, external_reference text"
     )
+    spool.file.flush()
+    spool.file.seek(0)
+    cursor.execute(f"CREATE TEMPORARY TABLE {table} ({column_sql}) ON COMMIT DROP")
+    copy_sql = f"COPY {table} ({', '.join(SPOOL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+    raw = cursor.cursor
+    if hasattr(raw, "copy_expert"):  # psycopg2
+        raw.copy_expert(copy_sql, spool.file, size=1024 * 1024)
+    else:  # psycopg 3
+        with raw.copy(copy_sql) as copy:
+            while data := spool.file.read(1024 * 1024):
+                copy.write(data)
+    cursor.execute(f"ANALYZE {table}")  # temporary tables get no statistics otherwise
+    return table
+
+
+def _report_duplicates_postgresql(cursor, table: str, report: ImportReport) -> None:
+    """Report every row whose external reference an earlier row of the file already has."""
+    cursor.execute(
+        f"WITH d AS (SELECT external_reference, min(row) AS first FROM {table} "  # noqa: S608
+        "WHERE external_reference IS NOT NULL GROUP BY 1 HAVING count(*) > 1) "
+        f"SELECT t.row, d.external_reference, d.first, count(*) OVER () FROM {table} t "
+        "JOIN d USING (external_reference) WHERE t.row <> d.first "
+        f"ORDER BY t.row LIMIT {MAX_REPORTED_ERRORS}"
+    )
+    found = cursor.fetchall()
+    if found:
+        report.merge_errors(
+            [
+                (
+                    (number, PHASE_DUPLICATE),
+                    RowError(
+                        number,
+                        "external_reference",
+                        _clip(_duplicate_message(reference, first), MAX_MESSAGE_LENGTH),
+                    ),
+                )
+                for number, reference, first, _ in found
+            ],
+            found[0][3],
+        )
+
+
+def _insert_postgresql(cursor, table: str, report: ImportReport, *, user, reason: str) -> int:
+    source_system = report.source_system
+    target = Transaction._meta.db_table
     insert_columns = (
         "created_at, updated_at, source_system, account_id, kind, date, product_line_id, "
         "product_code, description, quantity, unit_price, unit_cost, amount, currency, "
@@ -586,47 +675,32 @@ def _insert_postgresql(spool: _Spool, source_system: str, *, user, reason: str) 
         "unit_cost, amount, currency, amount_base, coalesce(order_reference, ''), "
         "external_reference"
     )
-    spool.file.seek(0)
-    # Table names are generated here, never taken from input.
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE {table} ({column_sql}) ON COMMIT DROP")
-        copy_sql = f"COPY {table} ({', '.join(SPOOL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-        raw = cursor.cursor
-        if hasattr(raw, "copy_expert"):  # psycopg2
-            raw.copy_expert(copy_sql, spool.file, size=1024 * 1024)
-        else:  # psycopg 3
-            with raw.copy(copy_sql) as copy:
-                while data := spool.file.read(1024 * 1024):
-                    copy.write(data)
-        cursor.execute(f"ANALYZE {table}")  # temporary tables get no statistics otherwise
-        present = (
-            f"SELECT t.row FROM {table} t WHERE EXISTS (SELECT 1 FROM {target} x "  # noqa: S608
-            "WHERE x.source_system = %s AND x.external_reference = t.external_reference "
-            "AND x.external_reference <> '')"
+    present = (
+        f"SELECT t.row FROM {table} t WHERE EXISTS (SELECT 1 FROM {target} x "  # noqa: S608
+        "WHERE x.source_system = %s AND x.external_reference = t.external_reference "
+        "AND x.external_reference <> '')"
+    )
+    cursor.execute(f"SELECT count(*) FROM ({present}) p", [source_system])  # noqa: S608
+    report.already_present = cursor.fetchone()[0]
+    if report.already_present:
+        cursor.execute(
+            f"{present} ORDER BY t.row LIMIT {MAX_REPORTED_PRESENT_ROWS}", [source_system]
         )
-        cursor.execute(f"SELECT count(*) FROM ({present}) p", [source_system])  # noqa: S608
-        spool.report.already_present = cursor.fetchone()[0]
-        if spool.report.already_present:
-            cursor.execute(
-                f"{present} ORDER BY t.row LIMIT {MAX_REPORTED_PRESENT_ROWS}", [source_system]
-            )
-            spool.report.already_present_rows = [r[0] for r in cursor.fetchall()]
-        written = (
-            f"WITH written AS (INSERT INTO {target} ({insert_columns}) "  # noqa: S608
-            f"SELECT {select} FROM {table} ORDER BY row ON CONFLICT DO NOTHING RETURNING *)"
-        )
-        # One statement writes the transactions and their history: both or neither.
-        created = history_insert_select(
-            Transaction,
-            source="written",
-            prefix=written,
-            prefix_params=[source_system],
-            reason=reason,
-            user=user,
-            only_new=False,
-        )
-        cursor.execute(f"DROP TABLE {table}")
-    return created
+        report.already_present_rows = [r[0] for r in cursor.fetchall()]
+    written = (
+        f"WITH written AS (INSERT INTO {target} ({insert_columns}) "  # noqa: S608
+        f"SELECT {select} FROM {table} ORDER BY row ON CONFLICT DO NOTHING RETURNING *)"
+    )
+    # One statement writes the transactions and their history: both or neither.
+    return history_insert_select(
+        Transaction,
+        source="written",
+        prefix=written,
+        prefix_params=[source_system],
+        reason=reason,
+        user=user,
+        only_new=False,
+    )
 
 
 def _insert_generic(spool: _Spool, source_system: str, *, user, reason: str) -> int:
@@ -704,7 +778,10 @@ def transactions_import(
         rates=RateBook.load(),
         source_system=report.source_system,
     )
-    spool = _Spool(report, check_presence=connection.vendor != "postgresql")
+    postgresql = connection.vendor == "postgresql"
+    if not postgresql:
+        ctx.seen_references = {}
+    spool = _Spool(report, check_presence=not postgresql)
     try:
         try:
             for index, row in enumerate(rows, start=1):
@@ -712,41 +789,55 @@ def transactions_import(
                 report.total_rows += 1
                 if index == 1 or not isinstance(row, NumberedRow):
                     # CSV rows share the header; JSON objects may differ from row to row.
+                    report.position = (number, PHASE_COLUMNS)
                     _check_columns(report, ctx, row.keys())
                 validated = _validate_row(number, row, ctx, report)
-                if report.ok and validated is not None:
+                if report.ok and isinstance(validated, tuple):
                     spool.add(validated)
+                elif postgresql:
+                    spool.keep_references_only()
+                    spool.add_reference(
+                        number, validated if isinstance(validated, str) else validated[-1]
+                    )
                 elif not spool.file.closed:
                     spool.discard()
             if getattr(rows, "columns", None) is not None:
+                report.position = (float("inf"), PHASE_COLUMNS)
                 _check_columns(report, ctx, rows.columns)  # a header without data rows
         except ImportFileError as exc:
             # An unreadable file is one clear error; the row errors found so far would mislead.
-            report.errors.clear()
-            report.error_count = 0
+            report.clear_errors()
             report.already_present = 0
             report.already_present_rows.clear()
             report.add_error(exc.row, exc.field, exc.message)
-        if not report.ok:
+            return report
+        if not report.ok and not postgresql:
             report.already_present = 0
             report.already_present_rows.clear()
             return report
         spool.flush()
         reason = f"import: {report.source_system}"
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                report.created = _insert_postgresql(
-                    spool, report.source_system, user=user, reason=reason
-                )
-            else:
+            if postgresql:
+                with connection.cursor() as cursor:
+                    table = _stage_postgresql(cursor, spool)
+                    _report_duplicates_postgresql(cursor, table, report)
+                    if report.ok:
+                        report.created = _insert_postgresql(
+                            cursor, table, report, user=user, reason=reason
+                        )
+                    cursor.execute(f"DROP TABLE {table}")
+            elif report.ok:
                 report.created = _insert_generic(
                     spool, report.source_system, user=user, reason=reason
                 )
+        if not report.ok:
+            report.already_present = 0
+            report.already_present_rows.clear()
+            return report
         # A concurrent import may have written some of the same references in the meantime.
         report.already_present = (
-            spool.count
-            - report.created
-            + (0 if connection.vendor == "postgresql" else report.already_present)
+            spool.count - report.created + (0 if postgresql else report.already_present)
         )
         return report
     finally:

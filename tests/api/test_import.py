@@ -560,3 +560,51 @@ def test_blank_lines_are_counted_in_row_numbers_but_not_imported(world):
         }
     ]
     assert response.json()["total_rows"] == 2
+
+
+@override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=64 * 1024)
+def test_duplicates_far_apart_in_a_large_file_are_found_after_the_copy(world):
+    rows = [row(world["mine"], f"R-{i}") for i in range(10000)]
+    rows[7000]["external_reference"] = "R-5"  # row 7002; R-5 is first in row 7
+    rows[9999]["external_reference"] = "R-5"  # row 10001
+
+    response = upload(client_for(world["manager"].user), csv_bytes(rows))
+
+    assert response.status_code == 400
+    message = "Duplicate external reference 'R-5' (first in row 7)."
+    assert response.json()["errors"] == [
+        {"row": 7002, "field": "external_reference", "message": message},
+        {"row": 10001, "field": "external_reference", "message": message},
+    ]
+    assert response.json()["error_count"] == 2
+    assert not Transaction.objects.exists()
+
+
+def test_duplicates_found_in_sql_merge_into_the_errors_like_the_in_memory_check(world, monkeypatch):
+    mine = world["mine"]
+    rows = [
+        row(mine, "R-A"),  # 2
+        row(mine, "R-B", quantity="0"),  # 3: bad, yet the first R-B
+        row(mine, "R-B", kind="gift", currency="GBP"),  # 4: a cell, the duplicate, the rate
+        row(mine, "R-A"),  # 5
+    ]
+    for i in range(MAX_REPORTED_ERRORS + 200):  # past the cap: the merge keeps the first 1000
+        rows.append(row(mine, "R-A") if i % 2 else row(mine, f"X-{i}", quantity="0"))
+    content = csv_bytes(rows)
+    user = world["manager"].user
+
+    in_sql = transactions_import(user=user, rows=parse_csv(io.BytesIO(content)))
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    in_memory = transactions_import(user=user, rows=parse_csv(io.BytesIO(content)))
+
+    assert [(e.row, e.field) for e in in_sql.errors[:5]] == [
+        (3, "quantity"),
+        (4, "kind"),
+        (4, "external_reference"),
+        (4, "currency"),
+        (5, "external_reference"),
+    ]
+    assert in_sql.errors[2].message == "Duplicate external reference 'R-B' (first in row 3)."
+    assert in_sql.errors == in_memory.errors
+    assert in_sql.error_count == in_memory.error_count == 1 + 3 + 1 + MAX_REPORTED_ERRORS + 200
+    assert not Transaction.objects.exists()

@@ -203,3 +203,18 @@ def test_warnings_read_current_results_only(login, portfolio):
     result(latest, alpha, "millman_wilson", "mid_kam", [])
     alerts = login("nam1").get("/").context["alerts"]
     assert alerts["over_capacity"] == alerts["revenue_drop"] == alerts["uncoupling"] == []
+
+
+def test_each_alert_list_shows_eight_accounts_and_counts_the_rest(login, nam1, portfolio):
+    """A large portfolio's alerts stay readable (and the page fast): eight links per list."""
+    run = run_now()
+    for i in range(11):
+        account = AccountFactory(customer__name=f"Over {i:02}", owner=nam1)
+        result(run, account, "four_s", "strategic", ["over_capacity"])
+    response = login("nam1").get("/")
+    assert len(response.context["alerts"]["over_capacity"]) == 11
+    html = response.content.decode()
+    alerts = html[html.index('data-testid="alerts"') :]
+    alerts = alerts[: alerts.index("</section>")]
+    assert [f"Over {i:02}" in alerts for i in range(11)] == [True] * 8 + [False] * 3
+    assert "and 3 more" in alerts
