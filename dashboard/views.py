@@ -81,11 +81,12 @@ CSV_ID_BATCH = 500
 MODELS = [m for m, _ in KamModel.choices]
 
 
-def _filter_form(request: HttpRequest, visible) -> AccountFilterForm:
+def _filter_form(request: HttpRequest, visible, countries: list[str] | None = None):
+    """The accounts filter; a page that already knows the portfolio's countries passes them."""
+    if countries is None:
+        countries = portfolio_countries(user=request.user, visible=visible)
     return AccountFilterForm(
-        request.GET or None,
-        countries=portfolio_countries(user=request.user, visible=visible),
-        owners=owners_selectable_by(user=request.user),
+        request.GET or None, countries=countries, owners=owners_selectable_by(user=request.user)
     )
 
 
@@ -112,10 +113,13 @@ def _segment_distribution(segments: dict[str, dict[str, int]]) -> list[dict]:
 @login_required
 def portfolio(request: HttpRequest) -> HttpResponse:
     visible = accounts_visible_to(request.user)  # resolved once for the page's own reads
-    form = _filter_form(request, visible)
+    # The alerts count the overdue actions per account; the summary's own count would repeat it.
+    summary = portfolio_summary(user=request.user, visible=visible, count_overdue=False)
+    alerts = portfolio_alerts(user=request.user, visible=visible)
+    summary["overdue_actions"] = alerts["overdue_total"]
+    form = _filter_form(request, visible, countries=summary["countries"])
     filters = form.filters() if form.is_bound else {}
     has_filters = any(v for k, v in filters.items() if k != "sort")
-    summary = portfolio_summary(user=request.user, visible=visible)
     paginator = Paginator(
         account_list(user=request.user, filters=filters, visible=visible), PAGE_SIZE
     )
@@ -139,7 +143,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
             "distribution": _segment_distribution(summary["segments"]),
             "query": query.urlencode(),
             "has_filters": has_filters,
-            "alerts": portfolio_alerts(user=request.user, visible=visible),
+            "alerts": alerts,
             "can_run": can_run_portfolio(request.user),
             "active_run": _active_portfolio_run() if can_run_portfolio(request.user) else None,
         },

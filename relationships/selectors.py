@@ -23,12 +23,17 @@ def _net_sales(window: Q) -> Sum:
 
 
 def portfolio_summary(
-    *, user, reference_date: dt.date | None = None, visible: QuerySet | None = None
+    *,
+    user,
+    reference_date: dt.date | None = None,
+    visible: QuerySet | None = None,
+    count_overdue: bool = True,
 ) -> dict:
     """Key figures of the caller's visible portfolio, in the base currency.
 
     A fixed number of queries whatever the portfolio size: one per figure group. A page that
-    has already resolved `accounts_visible_to(user)` passes it as `visible`.
+    has already resolved `accounts_visible_to(user)` passes it as `visible`; one that counts the
+    overdue actions itself (the dashboard's alerts) passes `count_overdue=False` and gets None.
     """
     today = reference_date or timezone.localdate()
     windows = metric_windows(today)
@@ -47,13 +52,17 @@ def portfolio_summary(
         ]
 
     counts = {"by_level": {}, "by_status": {}, "key_accounts": 0, "total": 0}
-    for level, status, is_key, n in (
-        accounts.values_list("level", "status", "is_key_account").annotate(n=Count("pk")).order_by()
+    countries = set()
+    for level, status, is_key, country, n in (
+        accounts.values_list("level", "status", "is_key_account", "country")
+        .annotate(n=Count("pk"))
+        .order_by()
     ):
         counts["by_level"][level] = counts["by_level"].get(level, 0) + n
         counts["by_status"][status] = counts["by_status"].get(status, 0) + n
         counts["key_accounts"] += n if is_key else 0
         counts["total"] += n
+        countries.add(country)
 
     segments: dict[str, dict[str, int]] = {}
     for model, segment, n in (
@@ -77,9 +86,11 @@ def portfolio_summary(
         except MissingRateError:
             unconverted.add(currency)
 
-    overdue_actions = PlanAction.objects.filter(
-        objective__plan__account_id__in=visible_ids, status="open", due_on__lt=today
-    ).count()
+    overdue_actions = None
+    if count_overdue:
+        overdue_actions = PlanAction.objects.filter(
+            objective__plan__account_id__in=visible_ids, status="open", due_on__lt=today
+        ).count()
     return {
         "reference_date": today,
         "currency": rates.base,
@@ -87,6 +98,7 @@ def portfolio_summary(
         "revenue_prev_12m": revenue["revenue_prev_12m"],
         "revenue_change": change,
         "accounts": counts,
+        "countries": sorted(countries - {""}),
         "segments": segments,
         "open_opportunities_value": open_value,
         "unconverted_currencies": sorted(unconverted),
