@@ -43,6 +43,7 @@ END = dt.date(2026, 11, 28)
 DAYS = 730  # 24 months of transactions
 TS = "2026-11-28 00:00:00+00"  # created_at / updated_at of every row
 BATCH_ROWS = 50_000  # rows per buffer handed to COPY
+BIG_BOOK = 1_000  # accounts owned by one national manager (bench/dashboard.py measures them)
 
 COUNTRIES = (
     "DE", "FR", "GB", "IT", "ES", "NL", "BE", "AT", "CH", "SE",
@@ -196,6 +197,9 @@ class Book:
             else:
                 self._account(rng, customer, "national", home, None)
 
+        self._big_book(accounts)
+        self.team = self._team_members(random.Random(SEED + 5))
+
         # Transactions per account: skewed (lognormal) weights, none for prospects, exact total.
         weights = [0.0 if a[5] == "prospect" else rng.lognormvariate(0, 1.0) for a in self.accounts]
         total = sum(weights) or 1.0
@@ -209,6 +213,39 @@ class Book:
         pk = len(self.managers) + 1
         self.managers.append((pk, level, country, region, role, boss))
         return pk
+
+    def _big_book(self, accounts: int) -> None:
+        """Give the first German account manager a book of BIG_BOOK accounts (the issue's 1,000).
+
+        The dashboard benchmark measures a manager with about 1,000 accounts; the random owners give
+        none that size, so stand-alone German accounts move to this manager, in id order.
+        """
+        big = self.national_mgrs["DE"][1]
+        want = min(BIG_BOOK, accounts // 20)
+        owned = sum(1 for a in self.accounts if a[10] == big)
+        for i, a in enumerate(self.accounts):
+            if owned >= want:
+                break
+            if a[2] == "national" and a[3] == "DE" and a[4] is None and a[10] != big:
+                self.accounts[i] = (*a[:10], big)
+                owned += 1
+        self.big_book_manager = big
+
+    def _team_members(self, rng) -> list[tuple]:
+        """The matrix: national owners join their global account's team; some accounts get support.
+
+        Rows: (account, manager, role). Unique per account, manager and role (one start date).
+        """
+        team: set[tuple] = set()
+        for pk, _customer, level, country, parent, *_rest, owner in self.accounts:
+            if parent is not None:
+                team.add((parent, owner, "national_lead"))
+            if rng.random() < 0.05:
+                pool = self.global_mgrs if level == "global" else self.national_mgrs[country]
+                helper = rng.choice(pool)
+                if helper != owner:
+                    team.add((pk, helper, "support"))
+        return sorted(team)
 
     def _account(self, rng, customer: int, level: str, country: str, parent: int | None) -> int:
         pk = len(self.accounts) + 1
@@ -266,6 +303,12 @@ def rows_accounts(book: Book) -> Iterator[str]:
             f"{pk}\t{TS}\t{TS}\t{level}\t{country}\t{status}\t{'t' if key else 'f'}\t{opened}\t"
             f"{cur}\t{wallet or chr(92) + 'N'}\t{parent or chr(92) + 'N'}\t{owner}\t{customer}\n"
         )
+
+
+def rows_team(book: Book) -> Iterator[str]:
+    start = (END - dt.timedelta(days=365)).isoformat()
+    for pk, (account, manager, role) in enumerate(book.team, start=1):
+        yield f"{pk}\t{TS}\t{TS}\t{role}\t{start}\t\\N\t{account}\t{manager}\n"
 
 
 def rows_product_lines() -> Iterator[str]:
@@ -475,6 +518,7 @@ DATA_TABLES = (
     "accounts_exchangerate",
     "accounts_productline",
     "accounts_contact",
+    "accounts_accountteammember",
     "accounts_account",
     "accounts_accountmanager",
     "accounts_customer",
@@ -578,6 +622,11 @@ def load(database: str, book: Book) -> None:
             "id, created_at, updated_at, level, country, status, is_key_account, opened_on,"
             " currency, wallet_estimate, parent_id, owner_id, customer_id",
             lambda: rows_accounts(book),
+        ),
+        (
+            "accounts_accountteammember",
+            "id, created_at, updated_at, role, start_date, end_date, account_id, manager_id",
+            lambda: rows_team(book),
         ),
         (
             "accounts_productline",
