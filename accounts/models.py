@@ -407,7 +407,10 @@ class Transaction(TimeStampedModel):
 
     Kind = TransactionKind
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
+    # No index of its own: (account, date) below serves every lookup by account (issue 6).
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="transactions", db_index=False
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SALE)
     date = models.DateField()
     product_line = models.ForeignKey(

@@ -7,7 +7,7 @@ every read of user-owned data goes through `accounts_visible_to` or `visible_thr
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import IntegerField, Q, QuerySet
+from django.db.models import F, IntegerField, Lookup, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -82,7 +82,12 @@ class VisibleIds(NamedTuple):
 
 
 def _visible_ids_sql() -> str:
-    """One statement for the three sets (PostgreSQL arrays); same rules as the subquery filter."""
+    """One statement for the three sets (PostgreSQL arrays); same rules as the subquery filter.
+
+    `= ANY(ARRAY(subquery))` rather than `IN (subquery)`: the set is computed first and then
+    looked up through the team's `manager_id` and the accounts' `owner_id` and primary-key
+    indexes; with `IN`, PostgreSQL read the whole team table and every global account for
+    each request (16 of 17 ms of this statement for a lead with 6,000 accounts, loaded)."""
     managers = AccountManager._meta.db_table
     team = AccountTeamMember._meta.db_table
     accounts = Account._meta.db_table
@@ -95,15 +100,15 @@ def _visible_ids_sql() -> str:
         f" WHERE EXISTS (SELECT 1 FROM me WHERE me.role = %(lead)s)"
         f"), teamed AS ("
         f" SELECT t.account_id, m.level FROM {team} t JOIN {managers} m ON m.id = t.manager_id"
-        f" WHERE t.manager_id IN (SELECT id FROM subtree) AND t.start_date <= %(today)s"
+        f" WHERE t.manager_id = ANY(ARRAY(SELECT id FROM subtree)) AND t.start_date <= %(today)s"
         f" AND (t.end_date IS NULL OR t.end_date >= %(today)s)"
         f") SELECT"
         f" ARRAY(SELECT id FROM subtree ORDER BY id),"
         f" ARRAY(SELECT DISTINCT account_id FROM teamed ORDER BY 1),"
         f" ARRAY(SELECT a.id FROM {accounts} a WHERE a.level = %(global)s AND ("
-        f"  a.owner_id IN (SELECT m.id FROM {managers} m"
-        f"   WHERE m.id IN (SELECT id FROM subtree) AND m.level = %(global)s)"
-        f"  OR a.id IN (SELECT account_id FROM teamed WHERE level = %(global)s)"
+        f"  a.owner_id = ANY(ARRAY(SELECT m.id FROM {managers} m"
+        f"   WHERE m.id IN (SELECT id FROM subtree) AND m.level = %(global)s))"
+        f"  OR a.id = ANY(ARRAY(SELECT account_id FROM teamed WHERE level = %(global)s))"
         f" ) ORDER BY a.id)"
     )
 
@@ -127,13 +132,33 @@ def visible_id_sets(user) -> VisibleIds:
         return VisibleIds(*cursor.fetchone())
 
 
+class _AnyOf(Lookup):
+    """`column = ANY(%s)` with the ids as ONE array parameter (PostgreSQL). The planner sees the
+    same constant array as for `IN (1, 2, ...)`, but Django compiles one parameter instead of
+    one per id: thousands of ids (a lead's team accounts, the head's globals) cost ~10-100 ms
+    of Python per query as an `IN` list."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        sql = f"{lhs} = ANY(%s::bigint[])"
+        if getattr(getattr(self.lhs, "target", None), "null", True):
+            # As Django writes `IN` on a nullable column: a negated filter (`~Q`) then keeps
+            # the rows whose column is NULL instead of dropping them with an unknown result.
+            sql = f"({sql} AND {lhs} IS NOT NULL)"
+            lhs_params = [*lhs_params, *lhs_params]
+        return sql, [*lhs_params, list(self.rhs)]
+
+
 def _ids_filter(ids: VisibleIds) -> Q:
     if not ids.managers:
         return NOTHING
-    return (
-        Q(owner_id__in=ids.managers)
-        | Q(pk__in=ids.teamed_accounts)
-        | Q(parent_id__in=ids.their_globals)
+    return Q(
+        _AnyOf(F("owner_id"), ids.managers)
+        | _AnyOf(F("pk"), ids.teamed_accounts)
+        | _AnyOf(F("parent_id"), ids.their_globals)
     )
 
 

@@ -65,22 +65,22 @@ def log(message: str) -> None:
 APPLICATION_NAME = "kam-bench-server"  # on the server's connections, to find its leftovers
 
 
-def bench_env(database: str) -> dict[str, str]:
+def bench_env(database: str, redis_db: int = 9) -> dict[str, str]:
     if not database.startswith("kam_bench"):
         sys.exit("Only databases named kam_bench* are accepted.")
     return {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
         "DJANGO_SETTINGS_MODULE": SETTINGS,
         "DJANGO_CONN_MAX_AGE": "600",
-        "CACHE_URL": "rediscache://127.0.0.1:6379/9",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "CACHE_URL": f"rediscache://127.0.0.1:6379/{redis_db}",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "DJANGO_LOG_LEVEL": "WARNING",
     }
 
 
-def setup_django(database: str) -> dict[str, str]:
+def setup_django(database: str, redis_db: int = 9) -> dict[str, str]:
     """Django in this process on the bench settings; stops when migrations are pending."""
-    env = bench_env(database)
+    env = bench_env(database, redis_db)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django
@@ -274,7 +274,8 @@ def cancel_leftovers() -> None:
         for _ in range(100):
             cur.execute(
                 "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = %s AND state = 'active'",
+                "WHERE application_name = %s AND state = 'active' "
+                "AND datname = current_database()",  # not the other benches' servers
                 [APPLICATION_NAME],
             )
             if not cur.fetchone()[0]:
@@ -293,7 +294,45 @@ def fetch(url: str, token: str | None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def run_wrk(url: str, token: str | None, seconds: float, connections: int, threads: int) -> dict:
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time (user + system) used so far by the gunicorn master and workers and by their
+    PostgreSQL backends: divided by the requests served, a cost per request that the other
+    load on a shared machine does not inflate the way it inflates latency."""
+    from django.db import connection
+
+    pids = {server.pid}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == server.pid:  # ppid
+            pids.add(int(stat.parent.name))
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+            "AND datname = current_database()",
+            [APPLICATION_NAME],
+        )
+        pids.update(row[0] for row in cur.fetchall())
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    url: str,
+    token: str | None,
+    seconds: float,
+    connections: int,
+    threads: int,
+    server: subprocess.Popen | None = None,
+) -> dict:
     command = [
         "wrk",
         "-t",
@@ -311,7 +350,9 @@ def run_wrk(url: str, token: str | None, seconds: float, connections: int, threa
     if token:
         command += ["-H", f"Authorization: Token {token}"]
     load_before = os.getloadavg()[0]
+    cpu_before = server_cpu_seconds(server) if server else None
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    cpu_after = server_cpu_seconds(server) if server else None
     line = next((x for x in out.splitlines() if x.startswith("WRK_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no summary:\n{out}")
@@ -319,6 +360,8 @@ def run_wrk(url: str, token: str | None, seconds: float, connections: int, threa
     stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
     stats["errors"] = sum(stats[k] for k in ("connect", "read", "write", "timeout"))
     stats["load"] = (load_before, os.getloadavg()[0])
+    if server and stats["requests"]:
+        stats["cpu_ms"] = (cpu_after - cpu_before) * 1000 / stats["requests"]
     return stats
 
 
@@ -472,8 +515,9 @@ def render(args, info: dict, data: str, s: dict, rows: list[dict], baselines: li
         + ".",
         "",
         "| endpoint | requests/s | vs baseline | p50 ms | p99 ms | max ms | non-2xx | socket "
-        "errors | SQL queries (SQL ms) | in-process ms, one client | load avg before / after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "errors | SQL queries (SQL ms) | in-process ms, one client | server CPU ms / request "
+        "(gunicorn + PostgreSQL) | load avg before / after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = [baselines[0], lst, baselines[1], *[r for r in rows if r is not lst], baselines[2]]
     for r in order:
@@ -484,16 +528,20 @@ def render(args, info: dict, data: str, s: dict, rows: list[dict], baselines: li
         latency = f"{fmt_ms(st['p50_us'])} | {fmt_ms(st['p99_us'])} | {fmt_ms(st['max_us'])}"
         if not st["requests"]:  # every request outlived the run (queued behind the others)
             vs, latency = "-", f"none completed in {args.duration:g} s | - | -"
+        cpu = f"{st['cpu_ms']:.1f}" if "cpu_ms" in st else "-"
         lines.append(
             f"| {r['name']} | {fmt_rps(st['rps'])} | {vs} | {latency} | {st['non_2xx']} | "
             f"{st['errors']} | {r['queries']} ({r['sql_ms']:.1f}) | {r['inprocess_ms']:.1f} | "
-            f"{st['load'][0]:.1f} / {st['load'][1]:.1f} |"
+            f"{cpu} | {st['load'][0]:.1f} / {st['load'][1]:.1f} |"
         )
     lines += [
         "",
         f"Baseline (bench/urls.py: the list's 50 accounts by id, one query, `.values()`, "
         f"JsonResponse, no authentication): {', '.join(f'{x:.0f}' for x in base_rps)} "
-        f"requests/s (before the list, after it, at the end).",
+        f"requests/s (before the list, after it, at the end). Server CPU per request is "
+        "measured from /proc (the gunicorn processes and their PostgreSQL backends) over the "
+        "wrk run: unlike requests/s and latency, the other load on a shared machine hardly "
+        "changes it.",
         "",
         "| target | met | figure |",
         "|---|---|---|",
@@ -570,11 +618,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument(
+        "--redis-db", type=int, default=9, help="Redis database of the server's cache (9)"
+    )
     parser.add_argument("--no-head", action="store_true", help="skip the `head` endpoints")
     parser.add_argument("--no-results", action="store_true", help="do not write results.md")
     parser.add_argument("--overview", action="store_true", help="only write the overview")
     args = parser.parse_args()
-    env = setup_django(args.database)
+    env = setup_django(args.database, args.redis_db)
     if args.overview:
         write_section("overview", render_overview())
         return
@@ -625,14 +676,15 @@ def main() -> None:
             if args.warmup:
                 run_wrk(url, row["token"], args.warmup, args.connections, args.threads)
             row["stats"] = st = run_wrk(
-                url, row["token"], args.duration, args.connections, args.threads
+                url, row["token"], args.duration, args.connections, args.threads, server
             )
         finally:
             stop_gunicorn(server, quick=True)
         log(
             f"{row['name']:<48} {st['rps']:>7.1f} req/s  p50 {fmt_ms(st['p50_us']):>6} ms  "
             f"p99 {fmt_ms(st['p99_us']):>6} ms  non-2xx {st['non_2xx']}  "
-            f"errors {st['errors']}  queries {row['queries']}"
+            f"errors {st['errors']}  queries {row['queries']}  "
+            f"server CPU {st.get('cpu_ms', float('nan')):.1f} ms/request"
         )
     # Requests cut off by the quick stops end in gunicorn's handle_quit (SystemExit, or an
     # error raised wherever the signal landed); anything else is a real error.

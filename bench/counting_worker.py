@@ -7,9 +7,10 @@ task, one JSON line appended to $BENCH_STATS_FILE:
 
 * the number of SQL statements and the time spent in them (a Django `execute_wrapper` installed
   on every new connection; nothing in the application changes);
-* the wall time of the steps of the classification services (prepare: chunking, percentile
-  metrics, population statistics; chunk: load_metrics, current segments, scoring, upsert of the
-  results; finalize: capacity rule and the rest), measured by wrapping those functions here.
+* the wall time of the steps of the classification services (prepare: chunking, the population's
+  metrics, population statistics, staging the metrics; chunk: reading its staged metrics, current
+  segments, scoring, writing the results; finalize: capacity rule and the rest), measured by
+  wrapping those functions here.
 
 Bench only: never imported by the application or the test suite.
 """
@@ -98,6 +99,8 @@ def _timed(name: str, func):
 for _name in (
     "load_metrics",
     "load_percentile_metrics",
+    "_stage_metrics",
+    "_chunk_metrics",
     "_population_chunks",
     "_current_segments",
     "_apply_capacity",

@@ -12,8 +12,8 @@ Needs a seeded database (bench/seed.py), PostgreSQL and Redis. In one run:
   and poll it until it succeeded. Records the wall time from request to succeeded, its ratio to the
   baseline, each worker's peak RSS (VmHWM from /proc), the SQL statements of prepare / each chunk /
   finalize, and where the time goes (prepare, load_metrics, scoring, upsert, finalize);
-* --explain: EXPLAIN (ANALYZE, BUFFERS) of every query of load_percentile_metrics (prepare) and of
-  load_metrics for one chunk, plans written to bench/explain-<database>.txt.
+* --explain: EXPLAIN (ANALYZE, BUFFERS) of every query of load_metrics for the whole population
+  (prepare) and for one chunk, plans written to bench/explain-<database>.txt.
 
 Prints a table and writes the "recompute" section of bench/results.md. Never part of the test
 suite; only databases named kam_bench* are accepted.
@@ -269,7 +269,8 @@ def summarise(records: list[dict]) -> dict:
         "chunk_statements_min": min(chunk_statements, default=0),
         "chunk_statements_max": max(chunk_statements, default=0),
         "chunk_statements_sum": sum(chunk_statements),
-        "load_metrics_s": phase(chunks, "load_metrics"),
+        # A chunk's metrics: read from the staging table (or computed, when none are staged).
+        "load_metrics_s": phase(chunks, "_chunk_metrics"),
         "current_segments_s": phase(chunks, "_current_segments"),
         "score_all_s": phase(chunks, "score_all"),
         "upsert_sql_s": sum(r["upsert_sql_s"] for r in chunks),
@@ -332,11 +333,12 @@ def write_floor(run_id: int) -> float:
 
 
 def explain(database: str, reference_date) -> Path:
-    """EXPLAIN ANALYZE every query of the prepare step's metrics and of one chunk's load_metrics."""
+    """EXPLAIN ANALYZE every query of the prepare step's metrics (the whole population's) and of
+    one chunk's load_metrics (what a chunk runs when no metrics are staged)."""
     from django.conf import settings
     from django.db import connection
 
-    from classification.metrics import load_metrics, load_percentile_metrics
+    from classification.metrics import load_metrics
     from classification.services import ClassificationRun, _population_chunks
 
     captured: list[tuple[str, str, object]] = []
@@ -348,8 +350,8 @@ def explain(database: str, reference_date) -> Path:
 
         return wrapper
 
-    with connection.execute_wrapper(capture("prepare: load_percentile_metrics")):
-        load_percentile_metrics(reference_date=reference_date)
+    with connection.execute_wrapper(capture("prepare: load_metrics")):
+        load_metrics(reference_date=reference_date)
     _, chunks = _population_chunks(
         ClassificationRun(scope="portfolio"), size=settings.KAM_RECOMPUTE_CHUNK_SIZE
     )
@@ -448,8 +450,9 @@ def render(args, info: dict, base: list[float], runs: list[dict], base_after: li
         "",
     ]
     lines += [
-        "| workers | prepare | chunks total (median each) | load_metrics | current segments | "
-        "scoring (score_all) | writing results (COPY) | finalize (capacity rule / segment "
+        "| workers | prepare | chunks total (median each) | chunk metrics (staged) | "
+        "current segments | scoring (score_all) | writing results (COPY) | finalize (capacity "
+        "rule / segment "
         "changes / current switch) | peak RSS MB after prepare / chunks / finalize |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -565,7 +568,7 @@ def main() -> None:
     base_after: list[float] = []
     from classification.models import ClassificationResult
 
-    if not ClassificationResult.objects.filter(is_current=True).exists():
+    if not ClassificationResult.objects.current().exists():
         # The first run has no previous results to compare with and replace (a cheaper finalize):
         # one unmeasured run first, so that every measured run does the same work.
         log("warm-up: no current results yet, one run with 2 workers first (not measured)")

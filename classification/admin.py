@@ -128,8 +128,10 @@ class CurrentResultFilter(admin.SimpleListFilter):
         return (("yes", "Yes"), ("no", "No"))
 
     def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(is_current=self.value() == "yes")
+        if self.value() == "yes":
+            return queryset.current()
+        if self.value() == "no":
+            return queryset.not_current()
         return queryset
 
 

@@ -3,7 +3,9 @@
 ``load_metrics`` runs a fixed number of set-based queries, whatever the number of accounts (see
 ``QUERY_COUNT``), and hands the pure scoring package (``classification.scoring``) one dict per
 account with every metric of the specification (docs: kam-models.md, section 1), plus ``level``,
-``is_key_account`` and ``parent_key``. A missing value is ``None``.
+``is_key_account`` and ``parent_key``. A missing value is ``None``. ``population_metrics`` runs
+the same queries and returns a mapping that builds each account's dict when it is read: a run's
+prepare step reads the whole population's metrics through it (see ``classification.services``).
 
 Windows (``metric_windows``), for a reference date R:
 
@@ -58,7 +60,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
@@ -179,7 +181,7 @@ def _midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _AccountRow:
     id: int
     level: str
@@ -248,43 +250,96 @@ def load_metrics(
     of them (the queries then touch only these accounts and their national accounts). A fixed
     number of queries (``QUERY_COUNT``); no transaction row is loaded into Python.
     """
+    return dict(population_metrics(reference_date=reference_date, account_ids=account_ids))
+
+
+def population_metrics(
+    *, reference_date: dt.date, account_ids: Iterable[int] | None = None
+) -> PopulationMetrics:
+    """``load_metrics`` as a read-only mapping that builds an account's dict when it is read.
+
+    The queries run here; only their per-account aggregates are kept, so a whole population's
+    metrics can be read account by account without holding 100,000 dicts of 33 keys at once.
+    """
     requested = None if account_ids is None else {int(pk) for pk in account_ids}
     if requested is not None and not requested:
-        return {}
+        return PopulationMetrics(None)
     population = _load_population(requested)
     if not population.accounts:
-        return {}
+        return PopulationMetrics(None)
     windows = metric_windows(reference_date)
 
     parts: dict[int, dict[str, Any]] = defaultdict(dict)
-    for rows in (
-        _fetch_transaction_sums(population, windows),
-        _fetch_joint_opportunities(population),
-        _fetch_plans(population, windows),
-        _fetch_investments(population, windows),
-    ):
-        for row in rows:
+    # One query's rows at a time (each is freed before the next runs): a whole population's
+    # rows are most of the memory a run's preparation needs.
+    queries = [
+        lambda: _fetch_transaction_sums(population, windows),
+        lambda: _fetch_joint_opportunities(population),
+        lambda: _fetch_plans(population, windows),
+        lambda: _fetch_investments(population, windows),
+    ]
+    for query in queries:
+        for row in query():
             parts[row.pop("account_id")].update((k, v) for k, v in row.items() if v is not None)
-    own = {pk: _Additive(**values) for pk, values in parts.items()}
+    own = {pk: _Additive(**parts.pop(pk)) for pk in list(parts)}
     catalogue = ProductLine.objects.filter(is_active=True).count()
     distinct = _fetch_sales_distinct(population, windows)
     _merge(distinct, _fetch_interactions(population, windows))
-    assessments = _fetch_assessments(population, windows)
-    partnership_children = _fetch_partnership_children(population)
-
-    return {
-        pk: _compute(
-            account,
-            population.children.get(pk, ()),
-            own=own,
-            distinct=distinct.get(pk, {}),
-            assessments=assessments.get(pk, ()),
-            catalogue_lines=catalogue,
-            partnership_children=partnership_children.get(pk, 0),
+    return PopulationMetrics(
+        _Inputs(
+            population=population,
             windows=windows,
+            own=own,
+            distinct=distinct,
+            assessments=_fetch_assessments(population, windows),
+            catalogue_lines=catalogue,
+            partnership_children=_fetch_partnership_children(population),
         )
-        for pk, account in population.accounts.items()
-    }
+    )
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the queries returned, per account: everything ``_compute`` needs."""
+
+    population: _Population
+    windows: MetricWindows
+    own: dict[int, _Additive]
+    distinct: dict[int, dict[str, int]]
+    assessments: dict[int, list[tuple]]
+    catalogue_lines: int
+    partnership_children: dict[int, int]
+
+
+class PopulationMetrics(Mapping[int, dict[str, Any]]):
+    """Account id -> its metrics dict, computed on each read (see ``population_metrics``)."""
+
+    def __init__(self, inputs: _Inputs | None) -> None:
+        self._inputs = inputs
+        self._accounts = inputs.population.accounts if inputs else {}
+
+    def __getitem__(self, pk: int) -> dict[str, Any]:
+        account = self._accounts[pk]
+        inputs = self._inputs
+        return _compute(
+            account,
+            inputs.population.children.get(pk, ()),
+            own=inputs.own,
+            distinct=inputs.distinct.get(pk, {}),
+            assessments=inputs.assessments.get(pk, ()),
+            catalogue_lines=inputs.catalogue_lines,
+            partnership_children=inputs.partnership_children.get(pk, 0),
+            windows=inputs.windows,
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._accounts)
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def __contains__(self, pk: object) -> bool:
+        return pk in self._accounts
 
 
 def load_percentile_metrics(*, reference_date: dt.date) -> dict[int, dict[str, Any]]:
@@ -493,10 +548,14 @@ def _fetch_interactions(
     )
 
 
-def _fetch_assessments(
-    population: _Population, windows: MetricWindows
-) -> dict[int, list[dict[str, Any]]]:
-    """The latest two assessments on or before R of every scored account (ROW_NUMBER window)."""
+_ASSESSMENT_ROW = ("rank", "supplier_status", *ASSESSMENT_METRICS, *INFO_SHARING_FIELDS)
+
+
+def _fetch_assessments(population: _Population, windows: MetricWindows) -> dict[int, list[tuple]]:
+    """The latest two assessments on or before R of every scored account (ROW_NUMBER window).
+
+    Rows are tuples until ``_compute`` reads them: a whole population's dicts would double the
+    memory a run's preparation needs."""
     rows = (
         Assessment.objects.filter(
             population.rows_of_population("account"), assessed_on__lte=windows.reference_date
@@ -506,13 +565,13 @@ def _fetch_assessments(
         )
         .filter(rank__lte=2)
         .order_by()
-        .values("account_id", "rank", "supplier_status", *ASSESSMENT_METRICS, *INFO_SHARING_FIELDS)
+        .values_list("account_id", *_ASSESSMENT_ROW)
     )
-    result: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        result[row.pop("account_id")].append(row)
+    result: dict[int, list[tuple]] = defaultdict(list)
+    for account_id, *row in rows:
+        result[account_id].append(tuple(row))
     for pair in result.values():
-        pair.sort(key=lambda row: row["rank"])
+        pair.sort()  # by rank, the first column
     return result
 
 
@@ -585,7 +644,7 @@ def _compute(
     *,
     own: dict[int, _Additive],
     distinct: dict[str, int],
-    assessments: Iterable[dict[str, Any]],
+    assessments: Iterable[tuple],
     catalogue_lines: int,
     partnership_children: int,
     windows: MetricWindows,
@@ -603,7 +662,8 @@ def _compute(
 
     revenue, revenue_prev = figures.revenue_12m, figures.revenue_prev_12m
     cost = figures.cost_sales_12m - figures.cost_returns_12m
-    latest, previous, *_ = [*assessments, None, None]
+    rows = [dict(zip(_ASSESSMENT_ROW, row, strict=True)) for row in assessments]
+    latest, previous, *_ = [*rows, None, None]
     return {
         "revenue_12m": float(revenue),
         "revenue_prev_12m": float(revenue_prev),

@@ -194,6 +194,28 @@ class ClassificationChunk(models.Model):
         return f"Run {self.run_id} chunk {self.index}"
 
 
+class ClassificationChunkMetrics(models.Model):
+    """Staging: one chunk's metrics, computed for the whole population at once when the run is
+    prepared, so that a chunk reads one row instead of querying the transactions again.
+
+    Deleted when the run finishes or fails. UNLOGGED on PostgreSQL (no WAL): after a crash the
+    table is empty and a chunk computes its metrics itself. JSON text, not jsonb: it is only
+    ever read back whole, and converting to jsonb would cost more than the JSON itself.
+    """
+
+    run = models.ForeignKey(ClassificationRun, on_delete=models.CASCADE, related_name="+")
+    index = models.PositiveIntegerField()
+    metrics = models.TextField(help_text="JSON: {account id: metrics}.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="chunk_metrics_unique_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} chunk {self.index} metrics"
+
+
 def _is_current() -> models.Exists:
     """Whether a result is its account's current one under its model (indexed on the narrow
     table's (account, model) key)."""
@@ -207,29 +229,19 @@ def _is_current() -> models.Exists:
 
 
 class ResultQuerySet(models.QuerySet):
-    """Results; `is_current` is no column but filters through `ClassificationCurrent`."""
+    """Results; which are current is read through `ClassificationCurrent`."""
 
     def current(self) -> "ResultQuerySet":
         """Each account's current result per model."""
-        return self.filter(is_current=True)
+        return self.filter(_is_current())
+
+    def not_current(self) -> "ResultQuerySet":
+        """Results that are no longer (or never were) their account's current one."""
+        return self.exclude(_is_current())
 
     def with_current(self) -> "ResultQuerySet":
-        """Read `is_current` in the same query (instead of one query per result)."""
+        """Annotate `is_current` in the same query (the API and the admin show it)."""
         return self.annotate(is_current=_is_current())
-
-    def bulk_create(self, objs, *args, **kwargs):
-        """Results built with `is_current=True` (fixtures, imports) also become current."""
-        created = super().bulk_create(objs, *args, **kwargs)
-        current = {(obj.account_id, obj.model): obj for obj in created if obj._is_current is True}
-        if current:
-            ClassificationCurrent.make_current(current.values())
-        return created
-
-
-class ResultManager(models.Manager.from_queryset(ResultQuerySet)):
-    def get_queryset(self) -> ResultQuerySet:
-        # An alias is only compiled where a filter names it: other queries do not pay for it.
-        return super().get_queryset().alias(is_current=_is_current())
 
 
 class ClassificationResult(models.Model):
@@ -256,9 +268,7 @@ class ClassificationResult(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = ResultManager()
-
-    _is_current: bool | None = None  # set by hand (`is_current=True`), else read when asked
+    objects = ResultQuerySet.as_manager()
 
     class Meta:
         ordering = ["account", "model", "-run"]
@@ -272,29 +282,9 @@ class ClassificationResult(models.Model):
     def __str__(self) -> str:
         return f"{self.account} {self.get_model_display()}: {self.segment}"
 
-    def save(self, *args, **kwargs) -> None:
-        adding = self._state.adding
-        super().save(*args, **kwargs)
-        if adding and self._is_current is True:
-            ClassificationCurrent.make_current([self])
-
     @property
     def segment_label(self) -> str:
         return segment_label(self.segment)
-
-    @property
-    def is_current(self) -> bool:
-        """Whether this is the account's current result under its model (one query, unless read
-        with `ClassificationResult.objects.with_current()`)."""
-        if self._is_current is None:
-            self._is_current = ClassificationCurrent.objects.filter(
-                account_id=self.account_id, model=self.model, result_id=self.pk
-            ).exists()
-        return self._is_current
-
-    @is_current.setter
-    def is_current(self, value: bool) -> None:
-        self._is_current = bool(value)
 
 
 class ClassificationCurrent(models.Model):
@@ -327,19 +317,6 @@ class ClassificationCurrent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.model}: result {self.result_id}"
-
-    @classmethod
-    def make_current(cls, results) -> None:
-        """Make these results (at most one per account and model) their accounts' current."""
-        cls.objects.bulk_create(
-            [
-                cls(account_id=r.account_id, model=r.model, result_id=r.pk, segment=r.segment)
-                for r in results
-            ],
-            update_conflicts=True,
-            unique_fields=["account", "model"],
-            update_fields=["result", "segment"],
-        )
 
 
 class SegmentChange(models.Model):

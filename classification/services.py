@@ -1,14 +1,19 @@
 """Classification runs: request, prepare, score chunks, finalize. Every step is safe to run twice.
 
 A run is computed in three steps so that any number of Celery workers can share it:
-1. `run_prepare` computes the population's statistics once (the sorted values that percentiles rank
-   against) and cuts the population into chunks of `KAM_RECOMPUTE_CHUNK_SIZE` accounts;
-2. `run_score_chunk` scores one chunk under the four models and writes its results in the same
-   transaction that marks the chunk done, so a redelivered or retried chunk writes nothing twice;
+1. `run_prepare` cuts the population into chunks of `KAM_RECOMPUTE_CHUNK_SIZE` accounts and, for a
+   portfolio run, computes every account's metrics once with set-based passes over the whole
+   population (far cheaper than each chunk querying the transactions of its accounts), stages
+   them per chunk (`ClassificationChunkMetrics`) and derives the population's statistics (the
+   sorted values that percentiles rank against) from them;
+2. `run_score_chunk` reads its chunk's staged metrics (or computes them when none are staged),
+   scores them under the four models and writes the results in the same transaction that marks
+   the chunk done, so a redelivered or retried chunk writes nothing twice;
 3. `run_finalize`, started by whichever chunk completes the run, applies the 4S capacity rule
    across the population, records segment changes, switches `ClassificationCurrent` to the new
-   results and marks the run succeeded, in one transaction (set-based SQL: a constant number of
-   statements whatever the population).
+   results, deletes the staged metrics and marks the run succeeded, in one transaction (set-based
+   SQL: a constant number of statements whatever the population). A failed run's staged metrics
+   are deleted by `run_fail`.
 """
 
 import io
@@ -26,10 +31,15 @@ from django.utils import timezone
 from accounts.history import history_mark
 from accounts.models import Account
 from classification import scoring
-from classification.metrics import load_metrics, load_percentile_metrics
+from classification.metrics import (
+    load_metrics,
+    load_percentile_metrics,
+    population_metrics,
+)
 from classification.models import (
     ACTIVE_RUN_STATUSES,
     ClassificationChunk,
+    ClassificationChunkMetrics,
     ClassificationCurrent,
     ClassificationOverride,
     ClassificationResult,
@@ -248,8 +258,9 @@ def _population_chunks(run: ClassificationRun, size: int) -> tuple[int, list[lis
 
 
 def _population_for(run: ClassificationRun) -> dict:
-    """Percentile pools: reused from the latest portfolio run of the same day for a one-account
-    run (so it stays fast), otherwise computed from the whole population."""
+    """Percentile pools of a run that stages no metrics (a one-account run): reused from the
+    latest portfolio run of the same day (so it stays fast), otherwise computed from the whole
+    population."""
     if run.scope != PORTFOLIO:
         latest = (
             ClassificationRun.objects.filter(
@@ -264,10 +275,60 @@ def _population_for(run: ClassificationRun) -> dict:
     return scoring.population_stats(load_percentile_metrics(reference_date=run.reference_date))
 
 
-def run_prepare(*, run_id: int) -> list[list[int]]:
-    """Fix the run's parameters, population statistics and chunks; return the chunks.
+STAGE_BATCH = 10
+"""Chunks' staged metrics inserted per statement (about 1 MB of JSON per chunk of 1,000)."""
 
-    Idempotent: a second call on a prepared run returns the same chunks.
+
+def _stage_metrics(run: ClassificationRun, chunks: list[list[int]]) -> dict:
+    """Compute the whole population's metrics once, store each chunk's for its task, and return
+    the population's statistics (percentile pools) built from the same metrics.
+
+    Account by account (`population_metrics` is lazy) and a few chunks per INSERT, so the worker
+    never holds every account's metrics dict or JSON text at once.
+    """
+    metrics = population_metrics(reference_date=run.reference_date)
+    pools: dict[str, dict[str, list[float]]] = {}  # population_stats of all chunks together
+    batch = []
+    for index, account_ids in enumerate(chunks):
+        staged = {pk: metrics[pk] for pk in account_ids if pk in metrics}
+        for level, by_metric in scoring.population_stats(staged).items():
+            for metric, values in by_metric.items():
+                pools.setdefault(level, {}).setdefault(metric, []).extend(values)
+        batch.append(ClassificationChunkMetrics(run=run, index=index, metrics=json.dumps(staged)))
+        if len(batch) == STAGE_BATCH:
+            ClassificationChunkMetrics.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        ClassificationChunkMetrics.objects.bulk_create(batch)
+    for by_metric in pools.values():
+        for values in by_metric.values():
+            values.sort()
+    return pools or scoring.population_stats({})
+
+
+def _chunk_metrics(run: ClassificationRun, chunk_index: int, account_ids: list[int]) -> dict:
+    """The chunk's metrics as staged by `run_prepare`; computed here when none are staged (a
+    one-account run, or a database crash emptied the unlogged staging table)."""
+    staged = (
+        ClassificationChunkMetrics.objects.filter(run_id=run.pk, index=chunk_index)
+        .values_list("metrics", flat=True)
+        .first()
+    )
+    if staged is None:
+        return load_metrics(reference_date=run.reference_date, account_ids=account_ids)
+    return {int(pk): values for pk, values in json.loads(staged).items()}
+
+
+def _unstage_metrics(run_id: int) -> None:
+    ClassificationChunkMetrics.objects.filter(run_id=run_id).delete()
+
+
+def run_prepare(*, run_id: int) -> list[list[int]]:
+    """Fix the run's parameters, population statistics and chunks; stage a portfolio run's
+    metrics; return the chunks.
+
+    Idempotent: a second call on a prepared run returns the same chunks. The staged metrics
+    commit with the chunks, so a prepare killed half-way leaves nothing behind.
     """
     with transaction.atomic():
         run = ClassificationRun.objects.select_for_update().get(pk=run_id)
@@ -282,7 +343,13 @@ def run_prepare(*, run_id: int) -> list[list[int]]:
         accounts_total, chunks = _population_chunks(
             run, size=max(1, settings.KAM_RECOMPUTE_CHUNK_SIZE)
         )
-        run.population = _population_for(run)
+        ClassificationChunk.objects.bulk_create(
+            [ClassificationChunk(run=run, index=i, account_ids=ids) for i, ids in enumerate(chunks)]
+        )
+        if run.scope == PORTFOLIO:
+            run.population = _stage_metrics(run, chunks)
+        else:
+            run.population = _population_for(run)
         run.status = RunStatus.RUNNING
         run.started_at = timezone.now()
         run.accounts_total = accounts_total
@@ -296,9 +363,6 @@ def run_prepare(*, run_id: int) -> list[list[int]]:
                 "chunks_total",
                 "updated_at",
             ]
-        )
-        ClassificationChunk.objects.bulk_create(
-            [ClassificationChunk(run=run, index=i, account_ids=ids) for i, ids in enumerate(chunks)]
         )
     return chunks
 
@@ -335,7 +399,7 @@ def run_score_chunk(
     if run.status != RunStatus.RUNNING:
         return False
     param_sets = {ps.model: ps for ps in run.parameter_sets.all()}
-    metrics = load_metrics(reference_date=run.reference_date, account_ids=account_ids)
+    metrics = _chunk_metrics(run, chunk_index, account_ids)
     previous = _current_segments(metrics)
     results = scoring.score_all(
         metrics,
@@ -541,6 +605,7 @@ def run_finalize(*, run_id: int) -> ClassificationRun:
         _apply_capacity(run)
         events_count = _record_segment_changes(run)
         results_count = _make_current(run)
+        _unstage_metrics(run.pk)
         run.status = RunStatus.SUCCEEDED
         run.finished_at = timezone.now()
         run.results_count = results_count
@@ -564,6 +629,7 @@ def run_fail(*, run_id: int, error: BaseException | str) -> None:
     ClassificationRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN_STATUSES).update(
         status=RunStatus.FAILED, finished_at=timezone.now(), error_summary=message
     )
+    _unstage_metrics(run_id)
     logger.error("classification run %s failed: %s", run_id, message)
 
 

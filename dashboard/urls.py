@@ -8,6 +8,7 @@ dashboard_patterns = [
     path("", views.portfolio, name="portfolio"),
     path("portfolio.csv", views.portfolio_csv, name="portfolio_csv"),
     path("accounts/<int:pk>/", views.account_detail, name="account"),
+    path("accounts/<int:pk>/more/", views.account_more, name="account_more"),
     path("accounts/<int:pk>/interactions/", views.interaction_create, name="interaction_create"),
     path("accounts/<int:pk>/needs/", views.need_create, name="need_create"),
     path(

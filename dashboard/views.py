@@ -58,11 +58,12 @@ from .forms import (
 from .matrices import matrix_chart
 from .selectors import (
     HISTORY_RUNS,
-    account_current_results,
+    AccountClassification,
+    HistoryRun,
+    account_classification,
     account_list,
-    account_overrides,
     account_revenue_by_month,
-    account_segment_history,
+    account_timeline_and_contacts,
     account_with_family,
     global_families,
     matrix_points,
@@ -131,6 +132,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     rows = [{"account": a, "segments": classes.get(a.pk, {})} for a in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
+    can_run = can_run_portfolio(request.user)
     return render(
         request,
         "dashboard/portfolio.html",
@@ -144,8 +146,8 @@ def portfolio(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "has_filters": has_filters,
             "alerts": alerts,
-            "can_run": can_run_portfolio(request.user),
-            "active_run": _active_portfolio_run() if can_run_portfolio(request.user) else None,
+            "can_run": can_run,
+            "active_run": _active_portfolio_run() if can_run else None,
         },
     )
 
@@ -265,17 +267,8 @@ def _rows_page(queryset, raw_number, size: int) -> RowsPage:
     return RowsPage(rows=rows[:size], number=number, has_next=len(rows) > size)
 
 
-def _timeline(account: Account):
-    return (
-        account.interactions.select_related("author")
-        .prefetch_related("contacts")
-        .order_by("-occurred_at", "-pk")[:TIMELINE_SIZE]
-    )
-
-
-def _classifications(account: Account) -> list[dict]:
-    results = {r.model: r for r in account_current_results(account=account)}
-    overrides = account_overrides(account=account)
+def _classifications(found: AccountClassification) -> list[dict]:
+    results, overrides = found.results, found.overrides
     cards = []
     for model, label in KamModel.choices:
         result = results.get(model)
@@ -311,9 +304,8 @@ HISTORY_LADDER: dict[str, tuple[str, ...]] = {
 }
 
 
-def _history(account: Account) -> dict:
+def _history(runs: list[HistoryRun]) -> dict:
     """The segment under each model in the account's last runs: chart data and table rows."""
-    runs = account_segment_history(account=account)
 
     def label(run, model: str) -> str | None:
         segment = run.segments.get(model)
@@ -365,8 +357,7 @@ def _account_context(
                 .select_related("customer", "owner__user")
                 .order_by("level", "country")
             )
-    contacts_offered = _account_contacts(request, account)
-    contacts = list(contacts_offered)
+    timeline, contacts = account_timeline_and_contacts(account=account, size=TIMELINE_SIZE)
     by_function: dict[str, list[Contact]] = defaultdict(list)
     seniority_rank = {s: i for i, (s, _) in enumerate(reversed(Contact.Seniority.choices))}
     for contact in sorted(contacts, key=lambda c: (seniority_rank.get(c.seniority, 9), c.name)):
@@ -391,14 +382,42 @@ def _account_context(
             "currency": settings.KAM_BASE_CURRENCY,
         },
         "transactions": transactions,
-        "investments": account.investments.all(),
-        "timeline": _timeline(account),
-        "service_cases": account.service_cases.all(),
-        "form": form or _interaction_form(contacts_offered, contacts),
+        "timeline": timeline,
+        "form": form or _interaction_form(_account_contacts(request, account), contacts),
+        # The secondary sections come with the page when asked for (no JavaScript) or when one
+        # of their forms has errors to show; else the page loads them right after (htmx).
+        "more_inline": bool(request.GET.get("sections") == "all" or forms.keys() & MORE_FORMS),
     }
-    for _template, build in SECTIONS.values():
-        context |= build(request, account, forms)
+    for name, (_template, build) in SECTIONS.items():
+        if name not in MORE_SECTIONS or context["more_inline"]:
+            context |= build(request, account, forms)
+    if context["more_inline"]:
+        context |= _more_extras(account)
     return context
+
+
+@require_GET
+@login_required
+def account_more(request: HttpRequest, pk: int) -> HttpResponse:
+    """The account page's secondary sections (assessment, investments, needs, service cases),
+    which the page loads with htmx once it is shown: they keep the page itself in 15 queries."""
+    account = _visible_account(request, pk)
+    context = {
+        "account": account,
+        "currency": settings.KAM_BASE_CURRENCY,
+        "today": timezone.localdate(),
+    }
+    for name in MORE_SECTIONS:
+        context |= SECTIONS[name][1](request, account, {})
+    return render(request, "dashboard/partials/account_more.html", context | _more_extras(account))
+
+
+def _more_extras(account: Account) -> dict:
+    """The read-only secondary sections."""
+    return {
+        "investments": account.investments.all(),
+        "service_cases": account.service_cases.all(),
+    }
 
 
 @require_POST
@@ -406,8 +425,7 @@ def _account_context(
 def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
     """Log an interaction. With htmx the panel (form + timeline) is swapped in place."""
     account = _visible_account(request, pk)
-    contacts = _account_contacts(request, account)
-    form = InteractionForm(request.POST, contacts=contacts)
+    form = InteractionForm(request.POST, contacts=_account_contacts(request, account))
     saved = False
     if form.is_valid():
         try:
@@ -421,15 +439,13 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request, "dashboard/account_detail.html", _account_context(request, account, form)
         )
+    timeline, contacts = account_timeline_and_contacts(account=account, size=TIMELINE_SIZE)
+    if saved:
+        form = _interaction_form(_account_contacts(request, account), contacts)
     return render(
         request,
         "dashboard/partials/interactions.html",
-        {
-            "account": account,
-            "form": InteractionForm(contacts=contacts) if saved else form,
-            "timeline": _timeline(account),
-            "saved": saved,
-        },
+        {"account": account, "form": form, "timeline": timeline, "saved": saved},
     )
 
 
@@ -517,10 +533,11 @@ def _assessment_section(request: HttpRequest, account: Account, forms: dict) -> 
 
 
 def _classification_section(request: HttpRequest, account: Account, forms: dict) -> dict:
+    found = account_classification(account=account)
     return {
-        "classifications": _classifications(account),
+        "classifications": _classifications(found),
         "override_form": forms.get("override_form") or OverrideForm(),
-        **_history(account),
+        **_history(found.history),
     }
 
 
@@ -531,6 +548,9 @@ SECTIONS = {
     "plans": ("dashboard/partials/plans.html", _plans_section),
     "assessment": ("dashboard/partials/assessment.html", _assessment_section),
 }
+# Loaded after the page (`account_more`), with investments and service cases.
+MORE_SECTIONS = ("assessment", "needs")
+MORE_FORMS = {"assessment_form", "need_form"}
 
 
 def _section_write(
@@ -559,7 +579,8 @@ def _section_write(
     forms = {} if saved else (on_error or {})
     if not request.htmx:
         if saved:
-            return redirect(reverse("dashboard:account", args=[account.pk]) + f"#{section}")
+            more = "?sections=all" if section in MORE_SECTIONS else ""
+            return redirect(reverse("dashboard:account", args=[account.pk]) + f"{more}#{section}")
         return render(
             request,
             "dashboard/account_detail.html",

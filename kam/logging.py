@@ -90,7 +90,8 @@ class RequestLogMiddleware:
     Near the end of MIDDLEWARE, so it sees the user and the responses of the views and of the
     middleware inside it. The request id comes from the load balancer's `X-Request-ID` header
     when it is sane, is made up otherwise, and is sent back in the response. `/healthz`, polled
-    by load balancers every few seconds, is logged at DEBUG.
+    by load balancers every few seconds, is logged at DEBUG; so is every request that Django's
+    development server (`runserver`, `make run`) serves, as it prints its own line for each.
     """
 
     def __init__(self, get_response):
@@ -106,7 +107,8 @@ class RequestLogMiddleware:
         response = self.get_response(request)
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         response[REQUEST_ID_HEADER] = request_id
-        level = logging.DEBUG if request.path == "/healthz" else logging.INFO
+        quiet = request.path == "/healthz" or _served_by_runserver(request)
+        level = logging.DEBUG if quiet else logging.INFO
         if request_logger.isEnabledFor(level):
             fields = {
                 "method": request.method,
@@ -141,6 +143,11 @@ def _forget_request_id(**kwargs) -> None:
 # A new request starts without an id, and nothing logged after one ends carries its id.
 request_started.connect(_forget_request_id, dispatch_uid="kam.logging.request_started")
 request_finished.connect(_forget_request_id, dispatch_uid="kam.logging.request_finished")
+
+
+def _served_by_runserver(request) -> bool:
+    """Django's development server is built on wsgiref, whose handler names itself so."""
+    return request.META.get("SERVER_SOFTWARE", "").startswith("WSGIServer/")
 
 
 def _user_id(request) -> int | None:

@@ -18,6 +18,7 @@ from accounts.models import (
     ProductLine,
     Transaction,
 )
+from classification.models import ClassificationCurrent, ClassificationResult, ClassificationRun
 from relationships.models import (
     AccountPlan,
     Assessment,
@@ -247,3 +248,45 @@ class RelationshipInvestmentFactory(factory.django.DjangoModelFactory):
     side = RelationshipInvestment.Side.SUPPLIER
     intensity = 2
     start_date = dt.date(2025, 1, 1)
+
+
+class ClassificationRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ClassificationRun
+
+    trigger = ClassificationRun.Trigger.MANUAL
+    reference_date = dt.date(2026, 11, 1)
+    status = ClassificationRun.Status.SUCCEEDED
+
+
+class ClassificationResultFactory(factory.django.DjangoModelFactory):
+    """`current=True` also makes the result its account's current one under its model."""
+
+    class Meta:
+        model = ClassificationResult
+        skip_postgeneration_save = True
+
+    run = factory.SubFactory(ClassificationRunFactory)
+    account = factory.SubFactory(AccountFactory)
+    model = "four_s"
+    segment = "star"
+
+    @factory.post_generation
+    def current(obj, create, extracted, **kwargs):
+        if create and extracted:
+            make_current(obj)
+
+
+def make_current(*results: ClassificationResult) -> None:
+    """Make these stored results (one per account and model) current, as a run's finalize does."""
+    ClassificationCurrent.objects.bulk_create(
+        [
+            ClassificationCurrent(
+                account_id=r.account_id, model=r.model, result_id=r.pk, segment=r.segment
+            )
+            for r in results
+        ],
+        update_conflicts=True,
+        unique_fields=["account", "model"],
+        update_fields=["result", "segment"],
+    )

@@ -1,5 +1,8 @@
 """Serializers of the accounts API. Top-level, uniquely named (they become schema components)."""
 
+from collections.abc import Iterable
+from decimal import Decimal
+
 from django.db import transaction as db_transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -164,6 +167,61 @@ class AccountApiSerializer(CleanModelSerializer):
         return {model: found.get(model) for model in KamModel.values}
 
 
+# The list's read-only fast path: output key -> column of `.values()`.
+ACCOUNT_LIST_COLUMNS = {
+    "id": "id",
+    "customer": "customer_id",
+    "customer_name": "customer__name",
+    "level": "level",
+    "country": "country",
+    "parent": "parent_id",
+    "status": "status",
+    "is_key_account": "is_key_account",
+    "owner": "owner_id",
+    "opened_on": "opened_on",
+    "currency": "currency",
+    "wallet_estimate": "wallet_estimate",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+
+
+def _list_formats() -> dict:
+    """DRF's own fields (as ModelSerializer builds them) for the values that need formatting:
+    ISO dates and times in the current time zone, the decimal as a string; the other values
+    are plain JSON already. Built per call: cheap, and they follow the settings."""
+    wallet = Account._meta.get_field("wallet_estimate")
+    timestamp = serializers.DateTimeField(read_only=True).to_representation
+    return {
+        "opened_on": serializers.DateField().to_representation,
+        "wallet_estimate": serializers.DecimalField(
+            max_digits=wallet.max_digits, decimal_places=wallet.decimal_places
+        ).to_representation,
+        "created_at": timestamp,
+        "updated_at": timestamp,
+    }
+
+
+def account_list_data(rows: Iterable[dict], classifications: dict) -> list[dict]:
+    """The accounts list from `.values(*ACCOUNT_LIST_COLUMNS.values())` rows: exactly the JSON
+    of `AccountApiSerializer(many=True)` (a test compares them field for field) at a fraction
+    of its cost, which is per field and per row (~1,000 field calls for a page of 50)."""
+    formats = _list_formats()
+    models = KamModel.values
+    data = []
+    for row in rows:
+        item = {}
+        for key in AccountApiSerializer.Meta.fields:
+            if key == "classification":
+                found = classifications.get(row["id"], {})
+                item[key] = {model: found.get(model) for model in models}
+                continue
+            value = row[ACCOUNT_LIST_COLUMNS[key]]
+            item[key] = formats[key](value) if key in formats and value is not None else value
+        data.append(item)
+    return data
+
+
 class AccountCreateApiSerializer(CleanModelSerializer):
     customer = ScopedPrimaryKeyRelatedField(scope=customers_visible_to)
     parent = ScopedPrimaryKeyRelatedField(
@@ -241,6 +299,28 @@ class TransactionApiSerializer(serializers.ModelSerializer):
         )
         read_only_fields = ("id", "amount", "amount_base", *TIMESTAMPS)
         validators = []  # the conditional unique constraint is checked by the model
+
+    def validate(self, attrs):
+        """quantity x unit price must fit the amount (18 digits, 2 decimals). Otherwise the
+        model would refuse `amount`, a field the client does not send: say it of the fields
+        the client did send."""
+        instance = self.instance
+        quantity = attrs.get("quantity", getattr(instance, "quantity", None))
+        unit_price = attrs.get("unit_price", getattr(instance, "unit_price", None))
+        if quantity is not None and unit_price is not None:
+            amount = Transaction.compute_amount(quantity, unit_price)
+            field = Transaction._meta.get_field("amount")
+            largest = Decimal(10) ** (field.max_digits - field.decimal_places) - Decimal("0.01")
+            if abs(amount) > largest:
+                message = (
+                    f"Quantity x unit price is {amount:,}: more than a transaction's amount can "
+                    f"hold (at most {largest:,}). Check both values, or split the transaction."
+                )
+                given = [name for name in ("quantity", "unit_price") if name in attrs]
+                raise serializers.ValidationError(
+                    {name: [message] for name in given or ("quantity", "unit_price")}
+                )
+        return attrs
 
     def create(self, validated_data):
         return transaction_create(**validated_data)

@@ -20,7 +20,9 @@ from rest_framework.views import APIView
 
 from accounts.api import filters
 from accounts.api.auth import LoginLockedOut, api_token_issue
+from accounts.api.pagination import ValuesPagination
 from accounts.api.serializers import (
+    ACCOUNT_LIST_COLUMNS,
     AccountApiSerializer,
     AccountCreateApiSerializer,
     AccountHistoryEntryApiSerializer,
@@ -32,6 +34,7 @@ from accounts.api.serializers import (
     ProductLineApiSerializer,
     TeamMemberApiSerializer,
     TransactionApiSerializer,
+    account_list_data,
 )
 from accounts.history import account_history, account_history_entries
 from accounts.models import (
@@ -224,6 +227,13 @@ class AccountViewSet(
     def get_queryset(self):
         return accounts_visible_to(self.request.user).select_related("customer")
 
+    @property
+    def paginator(self):
+        """The list reads its page as `.values()` rows (see `list`)."""
+        if not hasattr(self, "_paginator"):
+            self._paginator = ValuesPagination(ACCOUNT_LIST_COLUMNS.values())
+        return self._paginator
+
     def get_serializer_class(self):
         return AccountCreateApiSerializer if self.action == "create" else AccountApiSerializer
 
@@ -237,11 +247,13 @@ class AccountViewSet(
         self._classifications = current_classifications(account_ids=[a.pk for a in accounts])
 
     def list(self, request, *args, **kwargs):
+        """Read-only, so the page is read with `.values()` and built without model instances
+        or a ModelSerializer (`account_list_data`: the same JSON)."""
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        rows = list(page if page is not None else queryset)
-        self._load_classifications(rows)
-        data = self.get_serializer(rows, many=True).data
+        rows = page if page is not None else queryset.values(*ACCOUNT_LIST_COLUMNS.values())
+        classifications = current_classifications(account_ids=[row["id"] for row in rows])
+        data = account_list_data(rows, classifications)
         return self.get_paginated_response(data) if page is not None else Response(data)
 
     def retrieve(self, request, *args, **kwargs):

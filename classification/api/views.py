@@ -122,9 +122,7 @@ class AccountScoresApi(APIView):
     @extend_schema(responses=AccountScoresApiSerializer, summary="An account's scores")
     def get(self, request, pk: int):
         account = _visible_account(request, pk)
-        history = (
-            account_result_history(account_id=account.pk).filter(is_current=False).with_current()
-        )
+        history = account_result_history(account_id=account.pk).not_current().with_current()
         overrides = ClassificationOverride.objects.filter(account=account, is_active=True)
         data = {
             "account": account.pk,

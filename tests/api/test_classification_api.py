@@ -51,7 +51,7 @@ def test_recompute_one_account_then_read_scores(world):
 
     detail = world.client("nam1").get(f"/api/v1/accounts/{account.pk}/").json()
     four_s = detail["classification"]["four_s"]
-    current = ClassificationResult.objects.get(account=account, model="four_s", is_current=True)
+    current = ClassificationResult.objects.current().get(account=account, model="four_s")
     assert four_s["segment"] == current.segment
     assert four_s["axes"] == current.axes
 
@@ -164,9 +164,9 @@ def test_filter_accounts_by_segment(world):
     for key in ("acc1", "acc2"):
         recompute_account_now(account=world.accounts[key])
     segments = dict(
-        ClassificationResult.objects.filter(model="four_s", is_current=True).values_list(
-            "account_id", "segment"
-        )
+        ClassificationResult.objects.current()
+        .filter(model="four_s")
+        .values_list("account_id", "segment")
     )
     client = world.client("lead")
     for segment in set(segments.values()):

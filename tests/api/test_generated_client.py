@@ -167,9 +167,9 @@ def test_a_generated_client_drives_the_api(kam_client, live_server, lead_portfol
         )
     )
     current = dict(
-        ClassificationResult.objects.filter(
-            model="four_s", is_current=True, account_id__in=visible
-        ).values_list("account_id", "segment")
+        ClassificationResult.objects.current()
+        .filter(model="four_s", account_id__in=visible)
+        .values_list("account_id", "segment")
     )
     assert set(current) == visible
     assert len(set(current.values())) >= 2, current  # the filter has something to tell apart
@@ -242,8 +242,7 @@ def test_a_generated_client_drives_the_api(kam_client, live_server, lead_portfol
     assert scores.account == account.pk
     _no_undeclared_fields(scores)
     stored = {
-        r.model: r.segment
-        for r in ClassificationResult.objects.filter(account=account, is_current=True)
+        r.model: r.segment for r in ClassificationResult.objects.current().filter(account=account)
     }
     assert {row.model: row.segment for row in scores.current} == stored
     assert {row.model for row in scores.current} == {

@@ -608,3 +608,126 @@ def test_duplicates_found_in_sql_merge_into_the_errors_like_the_in_memory_check(
     assert in_sql.errors == in_memory.errors
     assert in_sql.error_count == in_memory.error_count == 1 + 3 + 1 + MAX_REPORTED_ERRORS + 200
     assert not Transaction.objects.exists()
+
+
+def count_row_by_row_checks(monkeypatch) -> list[int]:
+    """Row numbers that went through the per-row checks (`_validate_row`)."""
+    checked: list[int] = []
+    validate = import_service._validate_row
+
+    def counting(number, *args):
+        checked.append(number)
+        return validate(number, *args)
+
+    monkeypatch.setattr(import_service, "_validate_row", counting)
+    return checked
+
+
+def test_clean_csv_is_checked_in_sql_and_written_with_its_history(world, monkeypatch):
+    checked = count_row_by_row_checks(monkeypatch)
+    content = csv_bytes(clean_rows(world))
+
+    response = upload(client_for(world["manager"].user), content)
+
+    assert response.status_code == 201, response.json()
+    assert checked == []  # no row needed the per-row checks
+    history = Transaction.history.filter(history_change_reason="import: erp")
+    assert sorted(history.values_list("external_reference", "history_type", "history_user")) == [
+        ("R-1", "+", world["manager"].user.pk),
+        ("R-2", "+", world["manager"].user.pk),
+        ("R-3", "+", world["manager"].user.pk),
+    ]
+
+
+def test_values_the_sql_does_not_accept_outright_are_checked_per_row(world, monkeypatch):
+    """Unusual but valid spellings pass the per-row checks and are written as those read them."""
+    checked = count_row_by_row_checks(monkeypatch)
+    header = [*HEADER, "amount", "unit_cost"]
+    rows = [
+        row(world["mine"], "R-1", quantity="1E+1", unit_price="12.5000"),  # 2: exponent
+        row(world["mine"], "R-2", date="2024-02-29", amount="125", unit_cost="1_0"),  # 3
+        row(world["mine"], "R-3", quantity=".5", currency="USD", date="2026-03-31"),  # 4
+    ]
+
+    response = upload(client_for(world["manager"].user), csv_bytes(rows, header))
+
+    assert response.status_code == 201, response.json()
+    assert checked == [2, 3, 4]
+    got = dict(Transaction.objects.values_list("external_reference", "amount"))
+    assert got == {"R-1": Decimal("125.00"), "R-2": Decimal("125.00"), "R-3": Decimal("6.25")}
+    assert Transaction.objects.get(external_reference="R-2").unit_cost == Decimal("10")
+    assert Transaction.history.count() == 3
+
+
+def test_csv_the_two_readers_could_split_differently_is_read_row_by_row(world, monkeypatch):
+    """A quote inside an unquoted cell is text for Python's csv module (COPY would start a quoted
+    part there): such a file is read row by row, and the text is kept."""
+    checked = count_row_by_row_checks(monkeypatch)
+    content = csv_bytes(clean_rows(world)).replace(b"Pumps", b'5" pumps')
+
+    response = upload(client_for(world["manager"].user), content)
+
+    assert response.status_code == 201, response.json()
+    assert checked == [2, 3, 4]
+    assert Transaction.objects.get(external_reference="R-1").description == '5" pumps'
+
+
+@pytest.mark.parametrize("header_extra", [[], ["amount", "unit_cost", "product_code"]])
+def test_set_based_checks_report_exactly_what_the_row_by_row_checks_report(
+    world, header_extra, monkeypatch
+):
+    mine, theirs = world["mine"], world["theirs"]
+    variants = [
+        {},
+        {"account": "999999"},
+        {"account": f" {theirs.pk}"},
+        {"account": "\uff11\uff12"},  # full-width digits
+        {"kind": "Sale"},
+        {"date": "2026-02-29"},
+        {"date": "0000-01-01"},
+        {"date": " 2026-01-31 "},
+        {"date": "2026-1-31"},
+        {"quantity": "0"},
+        {"quantity": "1.2345"},
+        {"quantity": "1.2000"},
+        {"quantity": "1e400"},
+        {"quantity": "NaN"},
+        {"quantity": "100000000000"},
+        {"unit_price": "-0"},
+        {"unit_price": "1000000000000"},
+        {"currency": "GBP"},
+        {"currency": "USD", "date": "2019-12-31"},
+        {"currency": ""},
+        {"external_reference": ""},
+        {"external_reference": "@x"},
+        {"external_reference": "D-1"},
+        {"external_reference": "x" * 101},
+        {"product_line": "PL1 "},
+        {"product_line": "pl1"},
+        {"description": "-x"},
+        {"amount": "125.01"},
+        {"amount": "125.006"},
+        {"amount": "125.007"},
+        {"amount": "abc"},
+        {"unit_cost": "-1"},
+        {"unit_cost": "1.23456"},
+        {"product_code": "x" * 51},
+        {"quantity": "99999999999", "unit_price": "999999"},
+    ]
+    rows = [row(mine, f"R-{i}", **variants[i % len(variants)]) for i in range(2400)]
+    header = [*HEADER, *header_extra]
+    content = csv_bytes(rows, header)
+    user = world["manager"].user
+
+    checked = count_row_by_row_checks(monkeypatch)
+    set_based = transactions_import(user=user, rows=parse_csv(io.BytesIO(content)))
+    assert 0 < len(checked) < len(rows)  # the clean rows were checked in SQL only
+    monkeypatch.setattr(import_service, "_import_csv_set_based", lambda *a, **k: None)
+    row_by_row = transactions_import(user=user, rows=parse_csv(io.BytesIO(content)))
+    assert set_based.error_count > MAX_REPORTED_ERRORS
+    assert (set_based.errors, set_based.error_count, set_based.total_rows) == (
+        row_by_row.errors,
+        row_by_row.error_count,
+        row_by_row.total_rows,
+    )
+    assert not Transaction.objects.exists()

@@ -257,3 +257,53 @@ def test_plans_nest_objectives_and_actions(world):
         f"/api/v1/plans/{plan.pk}/", {"objectives": [], "strategy": "New"}, format="json"
     )
     assert plan.objectives.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit_price"),
+    [("99999999999.999", "999999999999.9999"), ("10000000", "1000000000.0000")],
+)
+def test_an_amount_too_large_is_a_400_on_the_fields_sent(world, quantity, unit_price):
+    """quantity x unit price beyond the amount's 18 digits: the answer names quantity and
+    unit_price (what the client sent), not `amount` (which it does not send)."""
+    body = {
+        **SALE,
+        "account": world.accounts["acc1"].pk,
+        "currency": "EUR",
+        "quantity": quantity,
+        "unit_price": unit_price,
+    }
+    response = world.client("nam1").post("/api/v1/transactions/", body, format="json")
+    assert response.status_code == 400
+    errors = response.json()
+    assert sorted(errors) == ["quantity", "unit_price"]
+    assert "more than a transaction's amount can hold" in errors["quantity"][0]
+    assert not Transaction.objects.exists()
+
+
+def test_an_amount_up_to_the_largest_is_accepted(world):
+    body = {
+        **SALE,
+        "account": world.accounts["acc1"].pk,
+        "currency": "EUR",
+        "quantity": "1",
+        "unit_price": "9999999999999999.9900",
+    }
+    response = world.client("nam1").post("/api/v1/transactions/", body, format="json")
+    assert response.status_code == 400  # unit_price holds 12 digits before the point
+    assert list(response.json()) == ["unit_price"]
+    body.update(quantity="10000", unit_price="999999999999.9999")  # 9,999,999,999,999,999.00
+    response = world.client("nam1").post("/api/v1/transactions/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["amount"] == "9999999999999999.00"
+
+
+def test_an_admin_correction_too_large_names_the_field_changed(world):
+    txn = TransactionFactory(account=world.accounts["acc1"], quantity=Decimal("10000000"))
+    response = world.client("admin").patch(
+        f"/api/v1/transactions/{txn.pk}/", {"unit_price": "1000000000"}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["unit_price"]
+    txn.refresh_from_db()
+    assert txn.quantity == Decimal("10000000")

@@ -17,7 +17,12 @@ from classification.models import (
     SegmentChange,
 )
 from classification.scoring import MODELS, IndicatorExplanation, ModelResult
-from tests.factories import AccountFactory, TransactionFactory
+from tests.factories import (
+    AccountFactory,
+    ClassificationResultFactory,
+    TransactionFactory,
+    make_current,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +63,8 @@ def test_finalize_switches_the_narrow_table_and_never_rewrites_results():
     assert {c.result.run_id for c in current} == {second.pk}
     assert all(c.segment == c.result.segment for c in current)
     assert {r.pk: (r.segment, r.flags, r.explanation) for r in first.results.all()} == stored
-    assert not any(r.is_current for r in first.results.all())
-    assert all(r.is_current for r in second.results.all())
+    assert not any(r.is_current for r in first.results.with_current())
+    assert all(r.is_current for r in second.results.with_current())
     assert set(ClassificationResult.objects.current().values_list("run_id", flat=True)) == {
         second.pk
     }
@@ -108,38 +113,40 @@ def test_a_one_account_run_switches_only_that_account():
     }
 
 
-def test_results_stored_as_current_by_hand_become_current():
-    """Fixtures and imports may still say `is_current=True`: one current result per account and
-    model, the last one stored wins."""
+def test_current_results_are_read_through_the_narrow_table(django_assert_num_queries):
+    """`current()`, `not_current()` and `with_current()` read `ClassificationCurrent`, each in
+    the one query of the results."""
     account = AccountFactory()
-    run = ClassificationRun.objects.create(
-        trigger="manual", reference_date=REFERENCE, status="succeeded"
-    )
-    older = ClassificationResult.objects.create(
-        run=run, account=account, model="four_s", segment="star", is_current=True
-    )
-    other_run = ClassificationRun.objects.create(
-        trigger="manual", reference_date=REFERENCE, status="succeeded"
-    )
-    newer, webster = ClassificationResult.objects.bulk_create(
-        [
-            ClassificationResult(
-                run=other_run, account=account, model="four_s", segment="status", is_current=True
-            ),
-            ClassificationResult(
-                run=other_run, account=account, model="webster", segment="repeated"
-            ),
-        ]
-    )
+    older = ClassificationResultFactory(account=account, model="four_s", segment="star")
+    newer = ClassificationResultFactory(account=account, model="four_s", segment="status")
+    webster = ClassificationResultFactory(account=account, model="webster", segment="repeated")
+    make_current(newer)
 
-    assert list(ClassificationResult.objects.filter(is_current=True)) == [newer]
-    assert list(ClassificationResult.objects.filter(is_current=False).order_by("pk")) == [
-        older,
-        webster,
-    ]
-    assert ClassificationCurrent.objects.get(account=account, model="four_s").segment == "status"
-    assert ClassificationResult.objects.get(pk=newer.pk).is_current
-    assert not ClassificationResult.objects.get(pk=older.pk).is_current
+    with django_assert_num_queries(3):
+        assert list(ClassificationResult.objects.current()) == [newer]
+        assert list(ClassificationResult.objects.not_current().order_by("pk")) == [older, webster]
+        flags = {r.pk: r.is_current for r in ClassificationResult.objects.with_current()}
+    assert flags == {older.pk: False, newer.pk: True, webster.pk: False}
+
+    make_current(webster, older)  # a first current result for webster, a switch for 4S
+    assert set(ClassificationResult.objects.current()) == {older, webster}
+    assert ClassificationCurrent.objects.get(account=account, model="four_s").segment == "star"
+
+
+@pytest.mark.parametrize(("shown", "expected"), [("yes", {"newer"}), ("no", {"older"})])
+def test_the_admin_filters_results_by_current(admin_client, shown, expected):
+    account = AccountFactory()
+    results = {
+        "older": ClassificationResultFactory(account=account, segment="star"),
+        "newer": ClassificationResultFactory(account=account, segment="status", current=True),
+    }
+
+    response = admin_client.get("/admin/classification/classificationresult/", {"current": shown})
+
+    assert response.status_code == 200
+    listed = {r.pk for r in response.context["cl"].result_list}
+    assert listed == {results[name].pk for name in expected}
+    assert all(r.is_current == (shown == "yes") for r in response.context["cl"].result_list)
 
 
 def test_results_written_by_copy_keep_any_text_in_their_json():

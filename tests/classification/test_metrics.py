@@ -38,6 +38,7 @@ from tests.factories import (
     ProductLineFactory,
     RelationshipInvestmentFactory,
     TransactionFactory,
+    make_current,
 )
 
 pytestmark = pytest.mark.django_db
@@ -69,9 +70,12 @@ def berlin(*args):
 
 
 def result(run, account, segment, *, model="webster", current=True):
-    return ClassificationResult.objects.create(
-        run=run, account=account, model=model, segment=segment, is_current=current
+    made = ClassificationResult.objects.create(
+        run=run, account=account, model=model, segment=segment
     )
+    if current:
+        make_current(made)
+    return made
 
 
 @pytest.fixture

@@ -14,15 +14,17 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Account
 from classification import services
+from classification.metrics import load_metrics, load_percentile_metrics
 from classification.models import (
     ClassificationChunk,
+    ClassificationChunkMetrics,
     ClassificationResult,
     ClassificationRun,
     ParameterSet,
     RunStatus,
     SegmentChange,
 )
-from classification.scoring import MODELS
+from classification.scoring import MODELS, population_stats
 from tests.factories import (
     AccountFactory,
     AccountPlanFactory,
@@ -81,7 +83,7 @@ def test_a_run_scores_every_account_that_is_not_lost_under_four_models(portfolio
     assert set(run.parameter_sets.values_list("model", flat=True)) == set(MODELS)
     results = ClassificationResult.objects.filter(run=run)
     assert {r.account_id for r in results} == {a.pk for a in portfolio}
-    assert all(r.is_current for r in results)
+    assert all(r.is_current for r in results.with_current())
     webster = results.get(account=portfolio[0], model="webster")
     assert webster.segment in {"transactional", "repeated", "long_term"}
     assert {"indicator", "raw_value", "points", "weight", "contribution"} <= set(
@@ -94,20 +96,20 @@ def test_a_second_run_adds_exactly_one_result_set_and_keeps_history(portfolio):
     second = full_run()
 
     assert ClassificationResult.objects.count() == 2 * 5 * len(MODELS)
-    assert ClassificationResult.objects.filter(run=first, is_current=True).count() == 0
-    assert ClassificationResult.objects.filter(run=second, is_current=True).count() == 20
+    assert ClassificationResult.objects.current().filter(run=first).count() == 0
+    assert ClassificationResult.objects.current().filter(run=second).count() == 20
     assert second.events_count == 0  # nothing changed, so no segment change is recorded
 
 
 def test_a_segment_change_between_runs_is_recorded_as_an_event(portfolio):
     full_run()
     account = portfolio[0]
-    before = ClassificationResult.objects.get(account=account, model="webster", is_current=True)
+    before = ClassificationResult.objects.current().get(account=account, model="webster")
     AssessmentFactory(account=account, assessed_on=dt.date(2026, 10, 1), supplier_status="sole")
     AccountPlanFactory(account=account)  # preferred or sole with an active plan: partnership
     second = full_run()
 
-    after = ClassificationResult.objects.get(account=account, model="webster", is_current=True)
+    after = ClassificationResult.objects.current().get(account=account, model="webster")
     assert (before.segment, after.segment) == ("long_term", "partnership")
     change = SegmentChange.objects.get(run=second, account=account, model="webster")
     assert (change.previous_segment, change.segment) == (before.segment, after.segment)
@@ -144,9 +146,7 @@ def test_only_one_run_at_a_time(portfolio):
 
 def test_a_failing_chunk_fails_the_run_and_its_results_never_become_current(portfolio, monkeypatch):
     full_run()
-    current_before = set(
-        ClassificationResult.objects.filter(is_current=True).values_list("pk", flat=True)
-    )
+    current_before = set(ClassificationResult.objects.current().values_list("pk", flat=True))
 
     def broken_chunk(**kwargs):
         raise OperationalError("connection to the database was lost")
@@ -161,8 +161,7 @@ def test_a_failing_chunk_fails_the_run_and_its_results_never_become_current(port
     assert "connection to the database was lost" in run.error_summary
     assert run.finished_at is not None
     assert (
-        set(ClassificationResult.objects.filter(is_current=True).values_list("pk", flat=True))
-        == current_before
+        set(ClassificationResult.objects.current().values_list("pk", flat=True)) == current_before
     )
     assert services.run_request(trigger="manual", dispatch=False)[1]  # the lock is released
 
@@ -178,11 +177,8 @@ def test_recompute_one_account_touches_only_that_account(portfolio):
     assert set(
         ClassificationResult.objects.filter(run=run).values_list("account_id", flat=True)
     ) == {account.pk}
-    assert ClassificationResult.objects.filter(is_current=True).count() == 5 * len(MODELS)
-    assert (
-        ClassificationResult.objects.get(account=account, model="four_s", is_current=True).run
-        == run
-    )
+    assert ClassificationResult.objects.current().count() == 5 * len(MODELS)
+    assert ClassificationResult.objects.current().get(account=account, model="four_s").run == run
 
 
 def test_capacity_is_applied_across_chunks(portfolio, settings):
@@ -257,9 +253,9 @@ def test_current_classification_of_a_page_of_accounts_is_one_query(
     ids = [a.pk for a in portfolio]
     with django_assert_num_queries(1):
         rows = list(
-            ClassificationResult.objects.filter(account_id__in=ids, is_current=True).values_list(
-                "account_id", "model", "segment"
-            )
+            ClassificationResult.objects.current()
+            .filter(account_id__in=ids)
+            .values_list("account_id", "model", "segment")
         )
     assert len(rows) == 20
 
@@ -305,3 +301,62 @@ def test_recompute_scores_history_backfills_month_ends_only_on_a_new_installatio
 
     call_command("recompute_scores", "--history", "3", stdout=StringIO(), stderr=StringIO())
     assert ClassificationRun.objects.count() == 5
+
+
+def test_prepare_stages_each_chunks_metrics_and_the_run_clears_them(portfolio, settings):
+    settings.KAM_RECOMPUTE_CHUNK_SIZE = 2
+    parent = GlobalAccountFactory(wallet_estimate=None)  # its national accounts' figures add up
+    for country in ("FR", "IT"):
+        national = AccountFactory(customer=parent.customer, country=country, parent=parent)
+        TransactionFactory(account=national, date=dt.date(2026, 5, 10))
+    run, _ = services.run_request(trigger="manual", reference_date=REFERENCE, dispatch=False)
+    chunks = services.run_prepare(run_id=run.pk)
+
+    staged = ClassificationChunkMetrics.objects.filter(run=run)
+    assert staged.count() == len(chunks) == 3
+    for index, ids in enumerate(chunks):
+        # What a chunk reads equals what it would compute on its own, value for value.
+        assert services._chunk_metrics(run, index, ids) == load_metrics(
+            reference_date=REFERENCE, account_ids=ids
+        )
+    # The percentiles' pools come from the same metrics as before.
+    run.refresh_from_db()
+    assert run.population == population_stats(load_percentile_metrics(reference_date=REFERENCE))
+
+    for index, ids in enumerate(chunks):
+        services.run_score_chunk(run_id=run.pk, chunk_index=index, account_ids=ids)
+    services.run_finalize(run_id=run.pk)
+    assert not staged.exists()
+
+
+def test_a_chunk_without_staged_metrics_computes_them_and_scores_the_same(portfolio, settings):
+    settings.KAM_RECOMPUTE_CHUNK_SIZE = 2
+    staged_run = full_run()
+    run, _ = services.run_request(trigger="manual", reference_date=REFERENCE, dispatch=False)
+    chunks = services.run_prepare(run_id=run.pk)
+    ClassificationChunkMetrics.objects.filter(run=run).delete()  # as after a database crash
+
+    for index, ids in enumerate(chunks):
+        services.run_score_chunk(run_id=run.pk, chunk_index=index, account_ids=ids)
+    services.run_finalize(run_id=run.pk)
+
+    def results(of):
+        return sorted(
+            ClassificationResult.objects.filter(run=of).values_list(
+                "account_id", "model", "segment", "axes", "flags", "explanation"
+            )
+        )
+
+    assert results(run) == results(staged_run)
+
+
+def test_a_failed_run_leaves_no_staged_metrics(portfolio):
+    run, _ = services.run_request(trigger="manual", reference_date=REFERENCE, dispatch=False)
+    services.run_prepare(run_id=run.pk)
+    assert ClassificationChunkMetrics.objects.filter(run=run).exists()
+
+    services.run_fail(run_id=run.pk, error="marked failed by hand")  # the admin's action
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert not ClassificationChunkMetrics.objects.filter(run=run).exists()

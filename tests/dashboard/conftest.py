@@ -6,10 +6,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from classification.models import ClassificationResult, ClassificationRun
+from classification.models import ClassificationRun
 from tests.factories import (
     AccountFactory,
     AccountManagerFactory,
+    ClassificationResultFactory,
     SalesLeadFactory,
     UserFactory,
 )
@@ -72,7 +73,7 @@ def classify():
 
     def store(account, **segments):
         for model, segment in segments.items():
-            ClassificationResult.objects.create(
+            ClassificationResultFactory(
                 run=run,
                 account=account,
                 model=model,
@@ -90,7 +91,7 @@ def classify():
                         "note": "percentile among national accounts",
                     }
                 ],
-                is_current=True,
+                current=True,
             )
 
     return store

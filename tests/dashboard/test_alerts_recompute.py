@@ -8,6 +8,7 @@ from django.utils import timezone
 from classification.models import ClassificationResult, ClassificationRun, SegmentChange
 from tests.factories import (
     AccountFactory,
+    ClassificationResultFactory,
     PlanActionFactory,
     ServiceCaseFactory,
     UserFactory,
@@ -29,8 +30,8 @@ def run_now(**fields) -> ClassificationRun:
 
 
 def result(run, account, model, segment, flags=()):
-    return ClassificationResult.objects.create(
-        run=run, account=account, model=model, segment=segment, flags=list(flags), is_current=True
+    return ClassificationResultFactory(
+        run=run, account=account, model=model, segment=segment, flags=list(flags), current=True
     )
 
 
@@ -120,7 +121,7 @@ def test_account_recompute_swaps_in_the_cards(login, portfolio, nam1):
     assert run.status == "succeeded"
     assert run.requested_by == nam1.user
     assert f"Recomputed just now (run {run.pk})." in html
-    assert ClassificationResult.objects.filter(account=account, is_current=True).count() == 4
+    assert ClassificationResult.objects.current().filter(account=account).count() == 4
 
 
 def test_account_recompute_permissions(client, login, portfolio):

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from classification.models import ClassificationResult, ClassificationRun
-from dashboard.selectors import account_segment_history
+from dashboard.selectors import account_classification
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def test_history_is_one_query_oldest_first_finished_runs_only(portfolio, django_
     store(second, alpha, four_s="status", webster="repeated", bensaou="captive_buyer")
 
     with django_assert_num_queries(1):
-        history = account_segment_history(account=alpha)
+        history = account_classification(account=alpha).history
 
     assert [(h.run_id, h.reference_date, h.segments) for h in history] == [
         (first.pk, dt.date(2026, 9, 30), {"four_s": "streamline", "webster": "repeated"}),
@@ -66,7 +66,7 @@ def test_history_keeps_the_last_runs_only(portfolio, django_assert_num_queries):
     for run in runs:
         store(run, alpha, four_s="star", millman_wilson="mid_kam")
     with django_assert_num_queries(1):
-        history = account_segment_history(account=alpha, runs=3)
+        history = account_classification(account=alpha, runs=3).history
     assert [h.run_id for h in history] == [r.pk for r in runs[2:]]
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from classification.models import ClassificationResult, ClassificationRun, ParameterSet
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, make_current
 
 pytestmark = pytest.mark.django_db
 
@@ -29,18 +29,18 @@ def scored():
     )
 
     def store(*accounts, models=tuple(AXES)):
-        ClassificationResult.objects.bulk_create(
+        results = ClassificationResult.objects.bulk_create(
             ClassificationResult(
                 run=run,
                 account=account,
                 model=model,
                 segment=SEGMENT[model],
                 axes=AXES[model],
-                is_current=True,
             )
             for account in accounts
             for model in models
         )
+        make_current(*results)
 
     return store
 

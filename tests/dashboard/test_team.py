@@ -5,10 +5,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from classification.models import ClassificationResult, ClassificationRun
+from classification.models import ClassificationRun
 from tests.factories import (
     AccountFactory,
     AccountManagerFactory,
+    ClassificationResultFactory,
     GlobalAccountFactory,
     GlobalManagerFactory,
     TransactionFactory,
@@ -97,8 +98,8 @@ def test_team_query_count_is_bounded(login, lead, today, django_assert_max_num_q
         manager = AccountManagerFactory(reports_to=lead)
         for account in AccountFactory.create_batch(2, owner=manager):
             TransactionFactory(account=account, date=today)
-            ClassificationResult.objects.create(
-                run=run, account=account, model="four_s", segment="star", is_current=True
+            ClassificationResultFactory(
+                run=run, account=account, model="four_s", segment="star", current=True
             )
     gm_group = GlobalAccountFactory(owner=lead)
     AccountFactory.create_batch(size, parent=gm_group, owner=lead)

@@ -1,16 +1,16 @@
 """Hostile text in Chromium: the account page and a matrix full of script and HTML in every text
 field run none of it (no dialog opens), and what a user types comes back as text after an htmx
-swap. The data is `hostile` from tests/kam/test_bad_input.py."""
+swap. The data is `hostile` from tests/hostile.py."""
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.kam.test_bad_input import HOSTILE, hostile  # noqa: F401 (a fixture)
+from tests.hostile import HOSTILE, hostile_fixture  # noqa: F401 - the `hostile` fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_pages_full_of_script_open_no_dialog(live_server, page, hostile):  # noqa: F811
+def test_pages_full_of_script_open_no_dialog(live_server, page, hostile):
     dialogs: list[str] = []
     errors: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))

@@ -211,8 +211,16 @@ def test_log_an_interaction_without_reload(live_server, page, screenshot, demo):
 def test_add_a_need_without_reload(live_server, page, screenshot, demo):
     account = _busiest_account(demo["nam1"])
     log_in(page, live_server, "nam1")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{live_server.url}/accounts/{account.pk}/")
     page.evaluate("() => { window.__sameDocument = true; }")
+    # The secondary sections are loaded by htmx right after the page: the placeholder goes.
+    more = page.get_by_test_id("account-more")
+    for heading in ("Latest assessment", "Investments", "Needs", "Service cases"):
+        expect(more.get_by_role("heading", level=2, name=heading)).to_be_visible()
+    expect(page.get_by_text("Loading the assessment")).to_have_count(0)
+    assert errors == []
 
     page.get_by_text("Add a need").click()
     form = page.get_by_test_id("need-form")
@@ -233,6 +241,25 @@ def test_add_a_need_without_reload(live_server, page, screenshot, demo):
     assert page.evaluate("() => window.__sameDocument === true")  # no full reload
     needs.scroll_into_view_if_needed()
     screenshot("account-need")
+
+
+def test_secondary_sections_without_javascript(live_server, browser, demo):
+    """Without JavaScript the placeholder's link brings the page with every section."""
+    account = _busiest_account(demo["nam1"])
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        log_in(page, live_server, "nam1")
+        page.goto(f"{live_server.url}/accounts/{account.pk}/")
+        expect(page.get_by_role("heading", level=2, name="Service cases")).to_have_count(0)
+        page.get_by_role("link", name="Show them").click()
+        expect(page).to_have_url(re.compile(r"\?sections=all#account-more$"))
+        for heading in ("Latest assessment", "Investments", "Needs", "Service cases"):
+            expect(page.get_by_role("heading", level=2, name=heading)).to_be_visible()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(account.customer.name)
+    finally:
+        context.close()
 
 
 def test_override_segment_list_follows_the_model(live_server, page, demo):
@@ -262,9 +289,11 @@ def test_matrix_shows_a_point_per_visible_account_and_opens_one(
     from classification.models import ClassificationResult
 
     user = demo["nam1"]
-    expected = ClassificationResult.objects.filter(
-        model="four_s", is_current=True, account__in=accounts_visible_to(user)
-    ).count()
+    expected = (
+        ClassificationResult.objects.current()
+        .filter(model="four_s", account__in=accounts_visible_to(user))
+        .count()
+    )
     assert expected > 0
     log_in(page, live_server, "nam1")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="4S").click()

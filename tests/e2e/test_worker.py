@@ -204,8 +204,8 @@ def test_full_recompute_on_a_worker_with_a_retried_chunk(start_workers):
     assert second.status == RunStatus.SUCCEEDED, second.error_summary
     assert second.chunks_done == second.chunks_total == first.chunks_total
     assert ClassificationResult.objects.count() == 2 * scored * len(MODELS)
-    assert ClassificationResult.objects.filter(is_current=True).count() == scored * len(MODELS)
-    assert not ClassificationResult.objects.filter(run=first, is_current=True).exists()
+    assert ClassificationResult.objects.current().count() == scored * len(MODELS)
+    assert not ClassificationResult.objects.current().filter(run=first).exists()
     assert_no_duplicates()
 
 

@@ -100,6 +100,18 @@ def test_the_request_id_of_the_load_balancer_is_kept_when_sane(client, json_line
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("server", "lines"), [("WSGIServer/0.2", 0), ("gunicorn/23.0.0", 1), ("", 1)]
+)
+def test_the_request_line_is_debug_only_under_runserver(client, json_lines, server, lines):
+    """`runserver` (`make run`) prints a line per request itself: ours is then DEBUG only."""
+    response = client.get("/login/", SERVER_SOFTWARE=server)
+
+    assert len(json_lines("kam.request")) == lines
+    assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db
 @pytest.mark.urls(__name__)
 def test_an_error_is_logged_with_its_exception_and_the_request_id(json_lines):
     response = Client(raise_request_exception=False).get("/broken/")

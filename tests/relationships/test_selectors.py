@@ -3,12 +3,13 @@ from decimal import Decimal
 
 import pytest
 
-from classification.models import ClassificationResult, ClassificationRun
+from classification.models import ClassificationRun
 from classification.selectors import current_classifications
 from relationships.selectors import portfolio_summary
 from tests.factories import (
     AccountFactory,
     AccountManagerFactory,
+    ClassificationResultFactory,
     ExchangeRateFactory,
     OpportunityFactory,
     PlanActionFactory,
@@ -80,13 +81,13 @@ def test_current_classifications_of_a_page_with_overrides(team):
     run = ClassificationRun.objects.create(
         trigger="manual", reference_date=TODAY, status="succeeded"
     )
-    ClassificationResult.objects.create(
+    ClassificationResultFactory(
         run=run,
         account=team["a1"],
         model="four_s",
         segment="star",
         axes={"a": 60, "b": 40},
-        is_current=True,
+        current=True,
     )
     team["a1"].overrides.create(model="four_s", segment="strategic", reason="Board decision")
     found = current_classifications(account_ids=[team["a1"].pk, team["a2"].pk])
