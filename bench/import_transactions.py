@@ -38,7 +38,6 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent))  # bench/ is no package
 
-import api
 from api import (
     api_token,
     bench_env,
@@ -329,8 +328,6 @@ def main() -> None:
     user, accounts = bench_data()
     token = api_token(user)
     connection.close()
-    # Its own application name: bench/api.py cancels the queries of servers named like its own.
-    api.APPLICATION_NAME = "kam-bench-import"
     server = start_gunicorn(env, 1, args.port)
     results = []
     try:

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import JSONField, QuerySet, TextField, Value
 
 from classification.models import (
     ClassificationCurrent,
@@ -15,29 +15,45 @@ from classification.models import (
 def current_classifications(*, account_ids: Iterable[int]) -> dict[int, dict[str, dict]]:
     """{account_id: {model: {segment, axes, flags, override}}} for a page of accounts.
 
-    Two queries whatever the page size: the current results, and the active overrides (whose
-    segment is shown beside the computed one, never instead of it silently).
+    One query whatever the page size: the current results and the active overrides (whose
+    segment is shown beside the computed one, never instead of it silently) as one UNION ALL;
+    an override may exist for a model the account has no result of yet.
     """
     ids = list(account_ids)
-    found: dict[int, dict[str, dict]] = defaultdict(dict)
-    rows = ClassificationCurrent.objects.filter(account_id__in=ids).values_list(
-        "account_id", "model", "segment", "result__axes", "result__flags"
+    results = (
+        ClassificationCurrent.objects.filter(account_id__in=ids)
+        .order_by()  # SQLite allows no ORDER BY inside a UNION
+        .annotate(no_reason=Value(None, output_field=TextField()), is_override=Value(False))
+        .values_list(
+            "account_id",
+            "model",
+            "segment",
+            "result__axes",
+            "result__flags",
+            "no_reason",
+            "is_override",
+        )
     )
-    for account_id, model, segment, axes, flags in rows:
-        found[account_id][model] = {
-            "segment": segment,
-            "axes": axes,
-            "flags": flags,
-            "override": None,
-        }
-    overrides = ClassificationOverride.objects.filter(
-        account_id__in=ids, is_active=True
-    ).values_list("account_id", "model", "segment", "reason")
-    for account_id, model, segment, reason in overrides:
+    nothing = Value(None, output_field=JSONField())
+    overrides = (
+        ClassificationOverride.objects.filter(account_id__in=ids, is_active=True)
+        .order_by()
+        .annotate(no_axes=nothing, no_flags=nothing, is_override=Value(True))
+        .values_list(
+            "account_id", "model", "segment", "no_axes", "no_flags", "reason", "is_override"
+        )
+    )
+    found: dict[int, dict[str, dict]] = defaultdict(dict)
+    for account_id, model, segment, axes, flags, reason, is_override in results.union(
+        overrides, all=True
+    ):
         entry = found[account_id].setdefault(
             model, {"segment": None, "axes": {}, "flags": [], "override": None}
         )
-        entry["override"] = {"segment": segment, "reason": reason}
+        if is_override:
+            entry["override"] = {"segment": segment, "reason": reason}
+        else:
+            entry.update(segment=segment, axes=axes, flags=flags)
     return dict(found)
 
 

@@ -2,7 +2,7 @@
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -39,7 +39,7 @@ from classification.models import (
     ClassificationRun,
     ParameterSet,
 )
-from classification.selectors import account_result_history
+from classification.selectors import account_result_history, current_classifications
 from relationships.models import Interaction
 
 ZERO = Decimal("0.00")
@@ -189,51 +189,6 @@ def account_revenue_by_month(
         purchases=[float(by_kind["purchases"].get(m, ZERO)) for m in starts],
         returns=[float(by_kind["returns"].get(m, ZERO)) for m in starts],
     )
-
-
-def page_classifications(*, account_ids: Iterable[int]) -> dict[int, dict[str, dict]]:
-    """{account_id: {model: {segment, axes, flags, override}}} for a page of accounts.
-
-    What `classification.selectors.current_classifications` answers, in one query instead of
-    two: the current results and the active overrides as one UNION ALL (an override may exist
-    for a model the account has no result of yet).
-    """
-    ids = list(account_ids)
-    results = (
-        ClassificationCurrent.objects.filter(account_id__in=ids)
-        .order_by()  # SQLite allows no ORDER BY inside a UNION
-        .annotate(no_reason=Value(None, output_field=TextField()), is_override=Value(False))
-        .values_list(
-            "account_id",
-            "model",
-            "segment",
-            "result__axes",
-            "result__flags",
-            "no_reason",
-            "is_override",
-        )
-    )
-    nothing = Value(None, output_field=JSONField())
-    overrides = (
-        ClassificationOverride.objects.filter(account_id__in=ids, is_active=True)
-        .order_by()
-        .annotate(no_axes=nothing, no_flags=nothing, is_override=Value(True))
-        .values_list(
-            "account_id", "model", "segment", "no_axes", "no_flags", "reason", "is_override"
-        )
-    )
-    found: dict[int, dict[str, dict]] = defaultdict(dict)
-    for account_id, model, segment, axes, flags, reason, is_override in results.union(
-        overrides, all=True
-    ):
-        entry = found[account_id].setdefault(
-            model, {"segment": None, "axes": {}, "flags": [], "override": None}
-        )
-        if is_override:
-            entry["override"] = {"segment": segment, "reason": reason}
-        else:
-            entry.update(segment=segment, axes=axes, flags=flags)
-    return dict(found)
 
 
 def account_with_family(*, user, pk: int) -> tuple[Account | None, list[Account]]:
@@ -405,7 +360,7 @@ def global_families(
         .annotate(revenue_12m=_revenue_12m(today))
         .order_by("customer__name", "level", "country")
     )
-    segments = page_classifications(account_ids=[a.pk for a in accounts])
+    segments = current_classifications(account_ids=[a.pk for a in accounts])
     families: dict[int, dict] = {}
     for a in accounts:
         if a.level == "global":

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Account, Contact
 from accounts.selectors import accounts_visible_to
 from classification.models import SEGMENTS, ClassificationRun, KamModel
+from classification.selectors import current_classifications
 from classification.services import (
     QUEUE_UNAVAILABLE,
     BrokerUnavailable,
@@ -69,7 +70,6 @@ from .selectors import (
     matrix_points,
     model_parameters,
     owners_selectable_by,
-    page_classifications,
     portfolio_alerts,
     portfolio_countries,
     team_overview,
@@ -128,7 +128,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
         # Unfiltered, the list is the whole visible portfolio the summary has just counted.
         paginator.count = summary["accounts"]["total"]
     page = paginator.get_page(request.GET.get("page"))
-    classes = page_classifications(account_ids=[a.pk for a in page.object_list])
+    classes = current_classifications(account_ids=[a.pk for a in page.object_list])
     rows = [{"account": a, "segments": classes.get(a.pk, {})} for a in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
@@ -188,7 +188,7 @@ def portfolio_csv(request: HttpRequest) -> StreamingHttpResponse:
 def _csv_rows(batch: list[Account]):
     if not batch:
         return
-    classes = page_classifications(account_ids=[a.pk for a in batch])
+    classes = current_classifications(account_ids=[a.pk for a in batch])
     for a in batch:
         segments = classes.get(a.pk, {})
         yield [

@@ -25,10 +25,17 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     KAM_API_TOKEN_TTL_HOURS: a leaked key stops working by itself."""
 
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
+        # DRF's own lookup, with the user's manager profile in the same query: every request
+        # of a manager reads it to resolve the portfolio.
+        try:
+            token = Token.objects.select_related("user__manager").get(key=key)
+        except Token.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
         if token_is_expired(token):
             raise exceptions.AuthenticationFailed("Token has expired.")
-        return user, token
+        return token.user, token
 
 
 def api_token_issue(*, user) -> Token:

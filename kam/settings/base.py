@@ -3,6 +3,7 @@
 A laptop needs no variable at all: SQLite in the project folder and tasks run in-process.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,7 +70,7 @@ MIDDLEWARE = [
 # AxesStandaloneBackend first: it refuses a locked-out username+IP before any password check.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.ManagerModelBackend",  # ModelBackend, the manager read with the user
 ]
 
 ROOT_URLCONF = "kam.urls"
@@ -90,8 +91,21 @@ TEMPLATES = [
     },
 ]
 
+
+def without_jit(config: dict) -> dict:
+    """PostgreSQL sessions without JIT compilation: KAM's queries are short, and compiling one
+    whose estimate crosses `jit_above_cost` took 45-80 ms under load, more than running it (the
+    portfolio summary, issue 6); the recompute's big aggregates run as fast without it."""
+    if config.get("ENGINE", "").endswith("postgresql"):
+        options = config.setdefault("OPTIONS", {})
+        # An explicit `options` replaces libpq's PGOPTIONS: keep what the environment sets.
+        given = " ".join(filter(None, [os.environ.get("PGOPTIONS"), options.get("options")]))
+        options["options"] = f"-c jit=off {given}".strip()
+    return config
+
+
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": without_jit(env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)

@@ -17,7 +17,7 @@ os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-never-used-outside-bench-0123456")
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, env
+from .base import REST_FRAMEWORK, env, without_jit
 
 DEBUG = False
 SECRET_KEY = "bench-only-secret-key-never-used-outside-bench-0123456"  # noqa: S105
@@ -25,7 +25,9 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 ROOT_URLCONF = "bench.urls"
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kam_bench"),
+    "default": without_jit(
+        env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kam_bench")
+    ),
 }
 if not DATABASES["default"]["NAME"].startswith("kam_bench"):
     raise ImproperlyConfigured("The bench settings only run on databases named kam_bench*.")

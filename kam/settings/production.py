@@ -3,13 +3,13 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, without_jit
 
 DEBUG = False
 try:
     SECRET_KEY = env("DJANGO_SECRET_KEY")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES = {"default": without_jit(env.db("DATABASE_URL"))}
 except ImproperlyConfigured as exc:
     raise ImproperlyConfigured(f"Production settings need the environment: {exc}") from exc
 if len(SECRET_KEY) < 50:

@@ -153,6 +153,26 @@ def test_a_rejected_import_records_nothing(importer):
     assert not Transaction.history.exists()
 
 
+def test_deleting_the_importing_user_keeps_the_history_without_them(importer):
+    """The transaction history's user has no database constraint (one check per imported row);
+    deleting a user through the ORM still sets their rows' user to NULL (Django's SET_NULL),
+    the trail stays."""
+    _, account = importer
+    admin = AdminUserFactory(username="one-off")
+    report = transactions_import(
+        user=admin, rows=[_row(account, n) for n in range(3)], source_system="erp"
+    )
+    assert report.created == 3
+
+    admin.delete()
+
+    history = Transaction.history.filter(history_change_reason="import: erp")
+    assert sorted(history.values_list("external_reference", "history_user")) == [
+        (f"INV-{n}", None) for n in range(3)
+    ]
+    assert _trail(Transaction, history[0].id) == [("+", None, "import: erp")]
+
+
 # --- the demo seed ----------------------------------------------------------------------------
 
 

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from accounts.imports import transactions_import
 from accounts.models import Account, AccountTeamMember, Customer, Transaction
 from classification.models import ClassificationOverride, ParameterSet
 from relationships.models import (
@@ -20,6 +22,7 @@ from relationships.models import (
 )
 from tests.factories import (
     AccountPlanFactory,
+    AdminUserFactory,
     ExchangeRateFactory,
     OpportunityFactory,
     PlanActionFactory,
@@ -390,3 +393,32 @@ def test_the_query_count_does_not_grow_with_the_page(world, django_assert_max_nu
         assert len(results) == size
         assert response.json()["count"] > 50
     assert len({r["model"] for r in results}) >= 10  # the page of 50 spans (almost) every model
+
+
+def test_the_trail_outlives_the_user_who_imported(world):
+    """The transaction history's user has no database constraint: a user deleted through the
+    ORM is set to NULL on their rows (Django's SET_NULL); one removed by SQL leaves an id that
+    matches nobody. Either way the trail shows the rows, by nobody."""
+    ExchangeRateFactory(currency="EUR", valid_from=dt.date(2000, 1, 1), rate=1)
+    acc1 = world.accounts["acc1"]
+    row = {"account": acc1.pk, "kind": "sale", "date": "2026-05-01", "quantity": "1",
+           "unit_price": "10", "currency": "EUR"}  # fmt: skip
+    orm, sql = AdminUserFactory(username="orm-gone"), AdminUserFactory(username="sql-gone")
+    for user, reference in ((orm, "ORM-1"), (sql, "SQL-1")):
+        report = transactions_import(user=user, rows=[row | {"external_reference": reference}])
+        assert report.created == 1
+
+    orm.delete()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM auth_user WHERE id = %s", [sql.pk])
+
+    history = Transaction.history.order_by("external_reference")
+    assert list(history.values_list("external_reference", "history_user_id")) == [
+        ("ORM-1", None),
+        ("SQL-1", sql.pk),
+    ]
+    results = world.client("nam1").get(_url(acc1), {"model": "transaction"}).json()["results"]
+    assert sorted((r["change"], r["who"], r["reason"]) for r in results) == [
+        ("+", None, "import: import"),
+        ("+", None, "import: import"),
+    ]

@@ -646,7 +646,7 @@ def test_values_the_sql_does_not_accept_outright_are_checked_per_row(world, monk
     rows = [
         row(world["mine"], "R-1", quantity="1E+1", unit_price="12.5000"),  # 2: exponent
         row(world["mine"], "R-2", date="2024-02-29", amount="125", unit_cost="1_0"),  # 3
-        row(world["mine"], "R-3", quantity=".5", currency="USD", date="2026-03-31"),  # 4
+        row(world["mine"], "R-3", quantity="+.5", currency="USD", date="2026-03-31"),  # 4
     ]
 
     response = upload(client_for(world["manager"].user), csv_bytes(rows, header))
@@ -687,6 +687,14 @@ def test_set_based_checks_report_exactly_what_the_row_by_row_checks_report(
         {"date": "0000-01-01"},
         {"date": " 2026-01-31 "},
         {"date": "2026-1-31"},
+        {"date": "2026-13-01"},
+        {"date": "2024-02-29"},
+        {"date": "2026-04-31"},
+        {"date": "2026-12-31"},
+        {"quantity": "1.2.3"},
+        {"quantity": "."},
+        {"quantity": "5."},
+        {"unit_price": ".5"},
         {"quantity": "0"},
         {"quantity": "1.2345"},
         {"quantity": "1.2000"},
@@ -731,3 +739,73 @@ def test_set_based_checks_report_exactly_what_the_row_by_row_checks_report(
         row_by_row.total_rows,
     )
     assert not Transaction.objects.exists()
+
+
+# --- the write: a plain INSERT, again with ON CONFLICT DO NOTHING after a concurrent import -----
+
+
+def _commit_elsewhere(account, source_system: str, reference: str) -> None:
+    """Insert a transaction and commit it on a second connection (a concurrent import)."""
+    other = connection.get_new_connection(connection.get_connection_params())
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO accounts_transaction (created_at, updated_at, account_id, kind, "
+                "date, product_code, description, quantity, unit_price, amount, currency, "
+                "amount_base, order_reference, source_system, external_reference) VALUES "
+                "(now(), now(), %s, 'sale', '2026-03-01', '', '', 1, 1, 1, 'EUR', 1, '', %s, %s)",
+                [account.pk, source_system, reference],
+            )
+        other.commit()
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["csv (set-based)", "json (row by row)"])
+def test_a_reference_a_concurrent_import_commits_meanwhile_is_skipped_not_duplicated(world, path):
+    """Between the check of the present rows and the write, another import commits R-2: the
+    plain INSERT fails on the unique index and runs again with ON CONFLICT DO NOTHING, in the same
+    transaction. R-2 stays theirs (no history of ours), the rest is created with its history."""
+    user = world["manager"].user
+    rows = clean_rows(world)
+    source = parse_csv(io.BytesIO(csv_bytes(rows))) if path.startswith("csv") else rows
+    writes: list[str] = []
+
+    def concurrent_import_commits_first(execute, sql, params, many, context):
+        if sql.startswith("WITH written AS (INSERT"):
+            if not writes:
+                _commit_elsewhere(world["mine"], "erp", "R-2")
+            writes.append("ON CONFLICT DO NOTHING" in sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(concurrent_import_commits_first):
+        report = transactions_import(user=user, rows=source, source_system="erp")
+
+    assert writes == [False, True]  # the plain INSERT, then the one that skips conflicts
+    assert (report.ok, report.created, report.already_present) == (True, 2, 1)
+    assert sorted(Transaction.objects.values_list("external_reference", flat=True)) == [
+        "R-1",
+        "R-2",
+        "R-3",
+    ]
+    history = Transaction.history.filter(history_change_reason="import: erp")
+    assert sorted(history.values_list("external_reference", "history_user")) == [
+        ("R-1", user.pk),
+        ("R-3", user.pk),
+    ]
+
+
+def test_a_file_partly_present_writes_only_the_new_rows_with_their_history(world):
+    """The set-based path leaves the rows imported before out of its plain INSERT."""
+    client = client_for(world["manager"].user)
+    first, *rest = clean_rows(world)
+    upload(client, csv_bytes([first]))
+
+    response = upload(client, csv_bytes([first, *rest]))
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["created"], response.json()["already_present_rows"]) == (2, [2])
+    assert Transaction.objects.count() == 3
+    history = Transaction.history.filter(history_change_reason="import: erp")
+    assert sorted(history.values_list("external_reference", flat=True)) == ["R-1", "R-2", "R-3"]

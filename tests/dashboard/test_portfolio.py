@@ -195,11 +195,11 @@ def test_unfiltered_count_comes_from_the_summary_and_filtered_lists_count_themse
     assert names(filtered) == ["Beta Foods"]
 
 
-def test_page_classifications_reads_results_and_overrides_in_one_query(
+def test_current_classifications_reads_results_and_overrides_in_one_query(
     portfolio, classify, django_assert_num_queries
 ):
     from classification.models import ClassificationOverride
-    from dashboard.selectors import page_classifications
+    from classification.selectors import current_classifications
 
     alpha, beta = portfolio["alpha"], portfolio["beta"]
     classify(alpha, four_s="star", webster="partnership")
@@ -214,7 +214,7 @@ def test_page_classifications_reads_results_and_overrides_in_one_query(
         account=beta, model="webster", segment="partnership", reason="old", is_active=False
     )
     with django_assert_num_queries(1):
-        found = page_classifications(account_ids=[alpha.pk, beta.pk, portfolio["hidden"].pk])
+        found = current_classifications(account_ids=[alpha.pk, beta.pk, portfolio["hidden"].pk])
     assert found[alpha.pk]["four_s"] == {
         "segment": "star",
         "axes": {"a": 70.0, "b": 60.0},

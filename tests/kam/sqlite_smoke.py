@@ -26,6 +26,7 @@ for username in ("nam1", "lead", "gam", "admin"):
         "/",
         "/portfolio.csv",
         f"/accounts/{account.pk}/",
+        f"/accounts/{account.pk}/more/",
         "/matrices/four_s/",
         "/matrices/millman_wilson/",
         "/matrices/bensaou/",

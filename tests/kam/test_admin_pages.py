@@ -83,7 +83,12 @@ NOT_ADDABLE = {
 
 # Not admin pages of their own: a run's chunks show on the run's page, and the pointer from each
 # account and model to its latest result is an index the results page reads.
-NOT_REGISTERED = {"classification.classificationchunk", "classification.classificationcurrent"}
+# Internal tables of a run: chunks, the current pointer and the staged metrics (deleted at the end).
+NOT_REGISTERED = {
+    "classification.classificationchunk",
+    "classification.classificationcurrent",
+    "classification.classificationchunkmetrics",
+}
 
 
 def _own_models():
