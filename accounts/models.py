@@ -418,10 +418,9 @@ class Transaction(TimeStampedModel):
 
     Kind = TransactionKind
 
-    # No index of its own: (account, date) below serves every lookup by account (issue 6).
-    account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="transactions", db_index=False
-    )
+    # Its own index stays although (account, date) starts with it: without it PostgreSQL reads
+    # the portfolio summary's revenue by a sequential scan (343 ms vs 97 ms at 5M rows, issue 6).
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SALE)
     date = models.DateField()
     product_line = models.ForeignKey(

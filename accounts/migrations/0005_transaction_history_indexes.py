@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_transaction_account_index"),
+        ("accounts", "0004_history"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
