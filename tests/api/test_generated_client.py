@@ -90,7 +90,7 @@ def kam_client(tmp_path_factory):
 
 
 def _op(client_package, module: str):
-    """One generated operation module, e.g. `v1.v1_accounts_list`."""
+    """One generated operation module, e.g. `accounts.accounts_list`."""
     return importlib.import_module(f"{client_package.__name__}.api.{module}")
 
 
@@ -142,11 +142,11 @@ def test_a_generated_client_drives_the_api(kam_client, live_server, lead_portfol
     anonymous = kam_client.Client(base_url=live_server.url, raise_on_unexpected_status=True)
 
     # 1. A token for username and password, through the generated auth operation.
-    token_op = _op(kam_client, "v1.v1_auth_token_create")
+    token_op = _op(kam_client, "auth.auth_token_create")
     login = _model(kam_client, "AuthTokenRequestRequest")
     wrong = token_op.sync_detailed(client=anonymous, body=login(username="lead", password="x"))
     assert wrong.status_code == 400
-    assert isinstance(wrong.parsed, _model(kam_client, "V1AuthTokenCreateResponse400"))
+    assert isinstance(wrong.parsed, _model(kam_client, "AuthTokenCreateResponse400"))
     messages = wrong.parsed.additional_properties  # {"password": ["Unable to log in ..."]}
     assert messages, wrong.content
     assert all(isinstance(m, str) for field in messages.values() for m in field)
@@ -173,8 +173,8 @@ def test_a_generated_client_drives_the_api(kam_client, live_server, lead_portfol
     )
     assert set(current) == visible
     assert len(set(current.values())) >= 2, current  # the filter has something to tell apart
-    list_op = _op(kam_client, "v1.v1_accounts_list")
-    segment_enum = _model(kam_client, "V1AccountsListSegmentFourS")
+    list_op = _op(kam_client, "accounts.accounts_list")
+    segment_enum = _model(kam_client, "AccountsListSegmentFourS")
     page_type = _model(kam_client, "PaginatedAccountApiList")
     for segment in segment_enum:
         page = list_op.sync(client=client, segment_four_s=segment, page_size=200)
@@ -238,7 +238,7 @@ def test_a_generated_client_drives_the_api(kam_client, live_server, lead_portfol
     assert Transaction.objects.get(source_system="erp", external_reference="ERP-4").amount == 20
 
     # 4. An account's scores: the current result under each model, as stored.
-    scores = _op(kam_client, "v1.v1_accounts_scores_retrieve").sync(client=client, id=account.pk)
+    scores = _op(kam_client, "accounts.accounts_scores_retrieve").sync(client=client, id=account.pk)
     assert scores.account == account.pk
     _no_undeclared_fields(scores)
     stored = {
@@ -253,7 +253,7 @@ def test_a_generated_client_drives_the_api(kam_client, live_server, lead_portfol
     }
 
     # Outside the portfolio: 404, parsed as the documented error.
-    hidden = _op(kam_client, "v1.v1_accounts_scores_retrieve").sync_detailed(
+    hidden = _op(kam_client, "accounts.accounts_scores_retrieve").sync_detailed(
         client=client, id=world.accounts["out"].pk
     )
     assert hidden.status_code == 404

@@ -39,6 +39,15 @@ def test_every_operation_documents_its_errors(schema):
     assert missing == []
 
 
+def test_operations_are_grouped_and_named_by_resource(schema):
+    """Swagger UI's sections and a generated client's modules follow the resource after /api/v1."""
+    for path, operations in schema["paths"].items():
+        resource = path.removeprefix("/api/v1/").split("/")[0]
+        for operation in operations.values():
+            assert operation["tags"] == [resource], path
+            assert operation["operationId"].startswith(resource.replace("-", "_")), path
+
+
 def test_every_resource_is_there(schema):
     paths = set(schema["paths"])
     for name in (
