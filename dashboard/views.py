@@ -198,7 +198,8 @@ def _csv_rows(batch: list[Account]):
             a.get_status_display(),
             a.is_key_account,
             str(a.owner),
-            a.revenue_12m,
+            # Two decimals on every database (SQLite's sum drops them: 1000 instead of 1000.00).
+            "" if a.revenue_12m is None else f"{a.revenue_12m:.2f}",
             *[
                 segment_label(segments[m]["segment"]) if segments.get(m, {}).get("segment") else ""
                 for m in MODELS
