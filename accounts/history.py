@@ -26,7 +26,6 @@ from accounts.models import Account, AccountManager, AccountTeamMember, Customer
 
 HISTORY_COLUMNS = ("history_date", "history_type", "history_change_reason", "history_user_id")
 REASON_LENGTH = 100  # simple-history's history_change_reason column
-SYSTEM = "system"
 
 # --- writing ----------------------------------------------------------------------------------
 

@@ -1074,9 +1074,6 @@ def _typed_sql(raw: str, visible: str) -> str:
     )
 
 
-TYPED_COLUMNS = SPOOL_COLUMNS  # the typed rows' columns, as the spool's
-
-
 def _import_csv_set_based(rows: CsvRows, report: ImportReport, *, user) -> ImportReport | None:
     """Import a CSV file with its checks in SQL; None (nothing done, the file rewound) when the
     file needs the row-by-row path."""
@@ -1138,7 +1135,7 @@ def _set_based(cursor, raw: IO[bytes], report: ImportReport, *, user) -> None:
                 "round(t.amount * x.rate, 2) AS amount_base"
                 if name == "amount_base"
                 else f"t.{name}"
-                for name in TYPED_COLUMNS[1:]
+                for name in SPOOL_COLUMNS[1:]
             )
             source = f"SELECT {values} {rated}"
             if fixed_count:
@@ -1187,7 +1184,7 @@ def _fixed_rows(cursor, file: IO[str]) -> str:
     fixed = _stage_postgresql(cursor, file)
     texts = {"product_code", "description", "order_reference"}
     columns = ", ".join(
-        f"coalesce({name}, '')" if name in texts else name for name in TYPED_COLUMNS[1:]
+        f"coalesce({name}, '')" if name in texts else name for name in SPOOL_COLUMNS[1:]
     )
     return f"SELECT {columns} FROM {fixed}"  # noqa: S608
 
@@ -1195,7 +1192,7 @@ def _fixed_rows(cursor, file: IO[str]) -> str:
 def _write_set_based(cursor, report: ImportReport, *, source: str, typed: str, user) -> None:
     source_system = report.source_system
     target = Transaction._meta.db_table
-    columns = ", ".join(TYPED_COLUMNS[1:])
+    columns = ", ".join(SPOOL_COLUMNS[1:])
     # Rows imported before: only a source system with rows can have them (one index probe).
     cursor.execute(
         f"SELECT EXISTS (SELECT 1 FROM {target} WHERE source_system = %s "  # noqa: S608
