@@ -21,10 +21,10 @@ class ValuesPaginator(Paginator):
 
 
 class ValuesPagination(KamPagination):
-    """`KamPagination` (same parameters, same answer) whose page holds `.values()` rows."""
+    """`KamPagination` (same parameters, same answer) whose page holds `.values()` rows of
+    `columns` (set by a subclass)."""
 
-    def __init__(self, columns: Iterable[str]):
-        self.columns = tuple(columns)
+    columns: tuple[str, ...] = ()
 
     def django_paginator_class(self, object_list, per_page):
         return ValuesPaginator(object_list, per_page, columns=self.columns)

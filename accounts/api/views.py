@@ -197,6 +197,12 @@ class ManagerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, KamViewSe
 GUARDED_ACCOUNT_FIELDS = ("owner", "is_key_account")
 
 
+class AccountListPagination(ValuesPagination):
+    """The list reads its page as `.values()` rows (see `AccountViewSet.list`)."""
+
+    columns = tuple(ACCOUNT_LIST_COLUMNS.values())
+
+
 @extend_schema_view(
     create=extend_schema(request=AccountCreateApiSerializer, responses={201: AccountApiSerializer})
 )
@@ -212,6 +218,7 @@ class AccountViewSet(
     sales lead over the owner's subtree, or an admin."""
 
     filterset_class = filters.AccountApiFilter
+    pagination_class = AccountListPagination
     search_fields = ("customer__name", "customer__legal_name", "country")
     ordering_fields = (
         "customer__name",
@@ -226,13 +233,6 @@ class AccountViewSet(
 
     def get_queryset(self):
         return accounts_visible_to(self.request.user).select_related("customer")
-
-    @property
-    def paginator(self):
-        """The list reads its page as `.values()` rows (see `list`)."""
-        if not hasattr(self, "_paginator"):
-            self._paginator = ValuesPagination(ACCOUNT_LIST_COLUMNS.values())
-        return self._paginator
 
     def get_serializer_class(self):
         return AccountCreateApiSerializer if self.action == "create" else AccountApiSerializer
