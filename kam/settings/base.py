@@ -104,11 +104,18 @@ def without_jit(config: dict) -> dict:
     return config
 
 
-DATABASES = {
-    "default": without_jit(env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")),
-}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+def database(default_url: str | None, *, conn_max_age: int = 0, health_checks: bool = False):
+    """The `default` database from DATABASE_URL (required when `default_url` is None), without
+    JIT; DJANGO_CONN_MAX_AGE overrides the settings module's `conn_max_age`."""
+    url = env.db("DATABASE_URL") if default_url is None else env.db("DATABASE_URL", default_url)
+    return without_jit(url) | {
+        "ATOMIC_REQUESTS": False,
+        "CONN_MAX_AGE": env.int("DJANGO_CONN_MAX_AGE", default=conn_max_age),
+        "CONN_HEALTH_CHECKS": health_checks,
+    }
+
+
+DATABASES = {"default": database(f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

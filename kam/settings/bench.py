@@ -17,7 +17,7 @@ os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-never-used-outside-bench-0123456")
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, env, without_jit
+from .base import REST_FRAMEWORK, database, env
 
 DEBUG = False
 SECRET_KEY = "bench-only-secret-key-never-used-outside-bench-0123456"  # noqa: S105
@@ -25,15 +25,12 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 ROOT_URLCONF = "bench.urls"
 
 DATABASES = {
-    "default": without_jit(
-        env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kam_bench")
-    ),
+    "default": database(
+        "postgres://postgres@127.0.0.1:5432/kam_bench", conn_max_age=60, health_checks=True
+    )
 }
 if not DATABASES["default"]["NAME"].startswith("kam_bench"):
     raise ImproperlyConfigured("The bench settings only run on databases named kam_bench*.")
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 CACHES = {"default": env.cache("CACHE_URL", default="rediscache://127.0.0.1:6379/9")}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/9")

@@ -3,13 +3,13 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env, without_jit
+from .base import database, env
 
 DEBUG = False
 try:
     SECRET_KEY = env("DJANGO_SECRET_KEY")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-    DATABASES = {"default": without_jit(env.db("DATABASE_URL"))}
+    DATABASES = {"default": database(None, conn_max_age=60, health_checks=True)}
 except ImproperlyConfigured as exc:
     raise ImproperlyConfigured(f"Production settings need the environment: {exc}") from exc
 if len(SECRET_KEY) < 50:
@@ -21,8 +21,6 @@ CACHES = {
         default="rediscache://127.0.0.1:6379/1?socket_connect_timeout=1&socket_timeout=1",
     )
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -5,15 +5,11 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 
 from .base import *  # noqa: F403
-from .base import env, without_jit
+from .base import database, env
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key"  # noqa: S105
-DATABASES = {
-    "default": without_jit(
-        env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kam")
-    ),
-}
+DATABASES = {"default": database("postgres://postgres@127.0.0.1:5432/kam")}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 # The API's throttle counters live in Redis, as in production.
