@@ -1,7 +1,5 @@
 """Before/after timings of the visibility filter (issue 6): subqueries against literal id lists.
 
-    PYTHONPATH=. DJANGO_SETTINGS_MODULE=kam.settings.bench \
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kam_bench \
     .venv/bin/python bench/visibility.py [--users bench52 bench18 bench1] [--runs 3] [--check-all]
 
 "before" is the previous filter (`owner_id IN (recursive subquery) OR pk IN (team subquery) OR
@@ -17,11 +15,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import django
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for `kam`
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kam.settings.bench")  # DATABASE_URL: kam_bench
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402

@@ -51,7 +51,7 @@ laptop_defaults() {
   export DJANGO_ALLOWED_HOSTS="${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}"
   export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kam}"
   export CELERY_BROKER_URL="${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}"
-  export CACHE_URL="${CACHE_URL:-rediscache://127.0.0.1:6379/1}"
+  export CACHE_URL="${CACHE_URL:-rediscache://127.0.0.1:6379/1?socket_connect_timeout=1&socket_timeout=1}"
   # No TLS on a laptop. Behind a TLS-terminating proxy leave it unset: production's default is
   # true.
   export DJANGO_SECURE_SSL_REDIRECT="${DJANGO_SECURE_SSL_REDIRECT:-false}"

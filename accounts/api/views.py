@@ -309,6 +309,12 @@ class TeamMemberViewSet(
 
     serializer_class = TeamMemberApiSerializer
     filterset_class = filters.TeamMemberApiFilter
+    search_fields = (
+        "manager__user__username",
+        "manager__user__first_name",
+        "manager__user__last_name",
+        "account__customer__name",
+    )
     ordering_fields = ("account", "role", "start_date", "end_date")
 
     def get_queryset(self):

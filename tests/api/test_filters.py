@@ -92,3 +92,24 @@ def test_a_filter_given_twice_is_a_400(world, path, query):
     assert response.status_code == 400, response.content
     field = query.split("=")[0].removesuffix("_after")
     assert response.json() == {field: ["Give this filter once (one value)."]}
+
+
+def test_team_members_search_by_manager_or_customer_name(world):
+    """`?search=` on team members narrows the matrix (it used to be advertised and ignored)."""
+    from tests.factories import AccountTeamMemberFactory
+
+    acc1, acc2 = world.accounts["acc1"], world.accounts["acc2"]
+    AccountTeamMemberFactory(account=acc1, manager=world.managers["nam2"], role="support")
+    AccountTeamMemberFactory(account=acc2, manager=world.managers["nam1"], role="support")
+    lead = world.client("lead")
+
+    def found(term: str) -> list[tuple[int, str]]:
+        response = lead.get("/api/v1/team-members/", {"search": term})
+        assert response.status_code == 200, response.content
+        return sorted((r["account"], r["role"]) for r in response.json()["results"])
+
+    by_manager = found("nam2")
+    assert (acc1.pk, "support") in by_manager
+    assert (acc2.pk, "support") not in by_manager
+    assert found("Acme Group") == found("")
+    assert found("no such name") == []
