@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_PASSWORD ?= kam-demo-2026
 
-.PHONY: run test fuzz lint format services browser migrate assets clean serve bench
+.PHONY: run test fuzz lint format services browser migrate assets clean serve bench screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ test: $(VENV)/.installed assets services browser lint
 ## Schemathesis alone: every API operation as a manager and a lead (also part of `make test`).
 fuzz: $(VENV)/.installed services
 	$(BIN)/python -m pytest --create-db -p no:cacheprovider -m fuzz tests/api/test_schemathesis.py
+
+## Refresh docs/screenshots from the browser tests (a plain test run writes them to a temp dir).
+screenshots: $(VENV)/.installed assets services browser
+	KAM_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest --create-db -p no:cacheprovider tests/e2e/test_dashboard_browser.py
 
 ## Benchmarks at 100k accounts / 5M transactions (bench/README.md); writes bench/results.md.
 bench: $(VENV)/.installed-run services

@@ -30,7 +30,7 @@ from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.utils import timezone
 
 from accounts.models import Account, AccountManager, Contact, Transaction
-from accounts.selectors import accounts_visible_to, manager_subtree
+from accounts.selectors import accounts_visible_to, manager_subtree, managers_seen_by
 from classification.metrics import metric_windows
 from classification.models import (
     ClassificationCurrent,
@@ -290,16 +290,19 @@ def team_overview(
 ) -> list[dict]:
     """Per manager the user oversees: visible accounts owned, revenue 12 months, 4S segment mix.
 
-    Three queries whatever the team size (managers, counts with segments, revenue).
+    The managers are those whose portfolios the user sees (a lead's subtree, everyone for an
+    admin) and the owners of accounts the user sees (a global manager's nationals). Colleagues
+    who only sit on a visible account's team are not listed: their row would show a zero that
+    is not their portfolio. Three queries whatever the team size.
     """
-    from accounts.selectors import managers_visible_to
-
     today = reference_date or timezone.localdate()
     start = metric_windows(today).start_12m
     visible = accounts_visible_to(user) if visible is None else visible
-    managers = list(
-        managers_visible_to(user).select_related("user").order_by("level", "user__last_name")
-    )
+    seen = managers_seen_by(user)
+    managers = AccountManager.objects.all()
+    if seen is not None:
+        managers = managers.filter(Q(pk__in=seen) | Q(pk__in=visible.values("owner_id")))
+    managers = list(managers.select_related("user").order_by("level", "user__last_name"))
     # Accounts per owner and their 4S mix in one GROUP BY: an account has at most one current
     # 4S row, so the LEFT JOIN neither drops nor repeats accounts.
     counts: dict[int, int] = {}

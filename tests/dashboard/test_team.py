@@ -9,6 +9,7 @@ from classification.models import ClassificationRun
 from tests.factories import (
     AccountFactory,
     AccountManagerFactory,
+    AccountTeamMemberFactory,
     ClassificationResultFactory,
     GlobalAccountFactory,
     GlobalManagerFactory,
@@ -58,6 +59,17 @@ def test_lead_sees_each_manager_with_accounts_revenue_and_mix(login, portfolio, 
     assert "Hidden Steel" not in html
     assert "stranger" not in html
     assert 'href="/team/" aria-current="page"' in html
+
+
+def test_a_colleague_on_an_account_team_is_no_row_of_the_team(login, portfolio):
+    """Someone from another team on a visible account's team owns none of the lead's accounts:
+    a row for them would show a false "0 accounts, 0.00" instead of their portfolio."""
+    colleague = AccountManagerFactory(user=UserFactory(username="colleague"))
+    AccountFactory(customer__name="Colleague's own", owner=colleague)
+    AccountTeamMemberFactory(account=portfolio["alpha"], manager=colleague, role="support")
+    response = login("lead").get("/team/")
+    assert set(rows_by_user(response)) == {"lead", "nam1", "nam2"}
+    assert "Colleague&#x27;s own" not in response.content.decode()
 
 
 def test_global_manager_sees_national_accounts_side_by_side(login, portfolio, nam1, nam2):

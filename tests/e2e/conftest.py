@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("KAM_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -34,12 +34,17 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def screenshot(page):
-    """Save a screenshot of the current page into docs/screenshots/<name>.png."""
+def screenshot(page, tmp_path_factory):
+    """Save a screenshot of the current page as <name>.png: into docs/screenshots only when
+    KAM_DOCS_SCREENSHOTS=1 (`make screenshots`), so that a test run leaves the tree clean."""
+    if os.environ.get("KAM_DOCS_SCREENSHOTS") == "1":
+        folder = DOCS_SCREENSHOTS
+    else:
+        folder = tmp_path_factory.getbasetemp() / "screenshots"
 
     def take(name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         page.screenshot(path=str(path), full_page=False)
         return path
 
