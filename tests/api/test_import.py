@@ -16,6 +16,8 @@ from rest_framework.test import APIClient
 from accounts import imports as import_service
 from accounts.api import imports as import_api
 from accounts.imports import MAX_REPORTED_ERRORS, parse_csv, transactions_import
+from accounts.imports import rows as import_rows
+from accounts.imports import set_based as import_set_based
 from accounts.models import Transaction
 from tests.api import import_urls
 from tests.factories import (
@@ -613,13 +615,15 @@ def test_duplicates_found_in_sql_merge_into_the_errors_like_the_in_memory_check(
 def count_row_by_row_checks(monkeypatch) -> list[int]:
     """Row numbers that went through the per-row checks (`_validate_row`)."""
     checked: list[int] = []
-    validate = import_service._validate_row
+    validate = import_rows._validate_row
 
     def counting(number, *args):
         checked.append(number)
         return validate(number, *args)
 
+    # Both paths call it: the row-by-row service and the set-based path's re-check.
     monkeypatch.setattr(import_service, "_validate_row", counting)
+    monkeypatch.setattr(import_set_based, "_validate_row", counting)
     return checked
 
 
