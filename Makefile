@@ -33,7 +33,7 @@ migrate: $(VENV)/.installed-run
 ## Set everything up and serve the demo on http://127.0.0.1:8000 (SQLite, tasks in-process).
 run: migrate assets
 	$(BIN)/python manage.py seed_demo --demo-users --password "$(DEMO_PASSWORD)" --if-empty
-	$(BIN)/python manage.py recompute_scores --history 5
+	$(BIN)/python manage.py recompute_scores --history 5 --in-process
 	@echo "Log in at http://$(HOST):$(PORT)/ as admin, lead, gam, nam1 or nam2 with password $(DEMO_PASSWORD)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -360,3 +360,26 @@ def test_a_failed_run_leaves_no_staged_metrics(portfolio):
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert not ClassificationChunkMetrics.objects.filter(run=run).exists()
+
+
+def test_recompute_scores_in_process_needs_no_worker_even_with_a_broker(portfolio, settings):
+    """`make run` with CELERY_BROKER_URL set but no worker yet: the demo history runs here."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    out = StringIO()
+    call_command(
+        "recompute_scores", "--history", "2", "--in-process", stdout=out, stderr=StringIO()
+    )
+    runs = list(ClassificationRun.objects.order_by("pk"))
+    assert [run.status for run in runs] == [RunStatus.SUCCEEDED] * 3
+    assert out.getvalue().count("succeeded: 5 accounts") == 3
+
+
+def test_following_a_run_no_worker_takes_says_so_and_gives_up_at_the_timeout(monkeypatch):
+    from classification.management.commands import recompute_scores
+
+    monkeypatch.setattr(recompute_scores, "QUEUED_HINT_AFTER", 0)
+    run = ClassificationRun.objects.create(trigger="manual", reference_date=REFERENCE)
+    command = recompute_scores.Command(stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match=rf"Run {run.pk} did not finish within 1 s \(queued\)"):
+        command._follow(run, timeout=1)
+    assert "is still queued after 0 s: is a Celery worker running?" in command.stderr.getvalue()

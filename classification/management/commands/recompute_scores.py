@@ -13,11 +13,14 @@ from accounts.models import Account
 from classification import services
 from classification.models import ClassificationRun, RunStatus
 
+QUEUED_HINT_AFTER = 10  # seconds a followed run may wait for a worker before we say so
+
 
 class Command(BaseCommand):
     help = (
         "Recompute classification scores under the four models. Without a broker the run happens "
-        "in this process; with one, it is queued for the workers and --wait follows its progress."
+        "in this process; with one, it is queued for the workers and --wait follows its progress "
+        "(--in-process runs it here anyway)."
     )
 
     def add_arguments(self, parser):
@@ -27,6 +30,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--timeout", type=int, default=3600, help="Seconds to wait at most.")
         parser.add_argument(
+            "--in-process",
+            action="store_true",
+            help="Run in this process even when a broker is configured (no worker needed).",
+        )
+        parser.add_argument(
             "--history",
             type=int,
             default=0,
@@ -35,7 +43,10 @@ class Command(BaseCommand):
             "previous months, so that a new installation (the demo) starts with a history.",
         )
 
-    def handle(self, *args, account=None, wait=False, timeout=3600, history=0, **options):
+    def handle(
+        self, *args, account=None, wait=False, timeout=3600, history=0, in_process=False, **options
+    ):
+        self.in_process = in_process or settings.CELERY_TASK_ALWAYS_EAGER
         if account is not None:
             target = Account.objects.filter(pk=account).first()
             if target is None:
@@ -48,7 +59,7 @@ class Command(BaseCommand):
         self._run(None, wait, timeout)
 
     def _run(self, reference_date: dt.date | None, wait: bool, timeout: int) -> None:
-        in_process = settings.CELERY_TASK_ALWAYS_EAGER
+        in_process = self.in_process
         try:
             run, created = services.run_request(
                 trigger=ClassificationRun.Trigger.MANUAL,
@@ -75,7 +86,8 @@ class Command(BaseCommand):
         self._report(run)
 
     def _follow(self, run: ClassificationRun, timeout: int) -> ClassificationRun:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        hinted = False
         with tqdm(unit="chunk", desc=f"Run {run.pk}", file=self.stderr) as bar:
             while True:
                 run.refresh_from_db()
@@ -83,8 +95,21 @@ class Command(BaseCommand):
                 bar.update(run.chunks_done - bar.n)
                 if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
                     return run
-                if time.monotonic() > deadline:
-                    raise CommandError(f"Run {run.pk} did not finish within {timeout} s.")
+                waited = time.monotonic() - started
+                if waited > timeout:
+                    raise CommandError(
+                        f"Run {run.pk} did not finish within {timeout} s ({run.status}); "
+                        f"it stays queued for the workers."
+                    )
+                if not hinted and run.status == RunStatus.QUEUED and waited > QUEUED_HINT_AFTER:
+                    # Without a worker a followed run waits silently for an hour otherwise.
+                    bar.write(
+                        f"Run {run.pk} is still queued after {QUEUED_HINT_AFTER} s: is a Celery "
+                        "worker running? Start one with `celery -A kam worker`, or use "
+                        "--in-process. Waiting up to --timeout.",
+                        file=self.stderr,
+                    )
+                    hinted = True
                 time.sleep(0.5)
 
     def _report(self, run: ClassificationRun) -> None:
