@@ -149,7 +149,14 @@ class _AnyOf(Lookup):
             # the rows whose column is NULL instead of dropping them with an unknown result.
             sql = f"({sql} AND {lhs} IS NOT NULL)"
             lhs_params = [*lhs_params, *lhs_params]
-        return sql, [*lhs_params, list(self.rhs)]
+        return sql, [*lhs_params, _array_text(self.rhs)]
+
+
+def _array_text(ids) -> str:
+    """The ids as one array literal, `{1,2,3}`: psycopg2 adapts a Python list item by item
+    (3.4 ms of CPU for a lead's 1,354 team accounts, in every query that carries them), a string
+    at once (0.3 ms with the join). `int()` keeps anything but integers out."""
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
 
 
 def _ids_filter(ids: VisibleIds) -> Q:
