@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from kam.dates import EarliestDateValidator
 from kam.db import TimeStampedModel, country_code_validator, currency_code_validator
 
 
@@ -422,7 +423,8 @@ class Transaction(TimeStampedModel):
     # the portfolio summary's revenue by a sequential scan (343 ms vs 97 ms at 5M rows, issue 6).
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SALE)
-    date = models.DateField()
+    # A lower bound only. The bulk import (accounts/imports) checks its rows without it.
+    date = models.DateField(validators=[EarliestDateValidator()])
     product_line = models.ForeignKey(
         ProductLine, null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
     )

@@ -1,7 +1,5 @@
 """Forms of the dashboard: the portfolio filters and the writes of the account page."""
 
-import datetime as dt
-
 from django import forms
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -117,12 +115,6 @@ class InteractionForm(forms.Form):
         if not summary:
             raise forms.ValidationError("Write what happened.")
         return summary
-
-    def clean_occurred_at(self):
-        value = self.cleaned_data["occurred_at"]
-        if value > timezone.now() + dt.timedelta(hours=1):
-            raise forms.ValidationError("An interaction cannot be in the future.")
-        return value
 
 
 class MatrixFilterForm(forms.Form):
@@ -364,12 +356,6 @@ class AssessmentForm(_AccountForm):
         self.order_fields([*order, *self.CHECKBOXES, "termination_notice", "comment"])
         if not self.is_bound:
             self.initial.setdefault("assessed_on", timezone.localdate())
-
-    def clean_assessed_on(self):
-        value = self.cleaned_data["assessed_on"]
-        if value > timezone.localdate():
-            raise forms.ValidationError("An assessment cannot be in the future.")
-        return value
 
     def select_fields(self):
         skip = {*self.CHECKBOXES, "termination_notice", "comment"}

@@ -9,7 +9,19 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    Prefetch,
+    Q,
+    Sum,
+    Value,
+    When,
+    Window,
+    prefetch_related_objects,
+)
+from django.db.models.expressions import RowRange
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,7 +40,14 @@ from classification.services import (
     run_request,
 )
 from kam.admin_csv import csv_safe
-from relationships.models import Assessment, Opportunity, PlanAction, PlanObjective
+from relationships.models import (
+    AccountPlan,
+    Assessment,
+    CustomerNeed,
+    Opportunity,
+    PlanAction,
+    PlanObjective,
+)
 from relationships.selectors import portfolio_summary
 from relationships.services import (
     assessment_create,
@@ -258,14 +277,77 @@ class RowsPage:
 MAX_PAGE = 100_000  # an absurd page number must not overflow the database's OFFSET
 
 
-def _rows_page(queryset, raw_number, size: int) -> RowsPage:
+def _page_number(raw_number) -> int:
     try:
-        number = min(max(1, int(raw_number or 1)), MAX_PAGE)
+        return min(max(1, int(raw_number or 1)), MAX_PAGE)
     except (TypeError, ValueError):
-        number = 1
+        return 1
+
+
+def _rows_page(queryset, raw_number, size: int) -> RowsPage:
+    number = _page_number(raw_number)
     start = (number - 1) * size
     rows = list(queryset[start : start + size + 1])
     return RowsPage(rows=rows[:size], number=number, has_next=len(rows) > size)
+
+
+PAST_PAGE_SIZE = 5  # closed or past rows of a section shown at a time, latest first
+
+
+@dataclass(frozen=True)
+class PastPage(RowsPage):
+    """A page of a section's closed or past rows and how many there are in all (None when the
+    page is beyond the end and nothing came back to tell)."""
+
+    total: int | None = None
+    size: int = PAST_PAGE_SIZE
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * self.size + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1
+
+    @property
+    def num_pages(self) -> int | None:
+        return None if self.total is None else -(-self.total // self.size)
+
+
+def _current_and_past(
+    queryset, *, past: Q, current_order: list, past_order: list, raw_number, size=PAST_PAGE_SIZE
+) -> tuple[list, PastPage]:
+    """Every current row of a section (what the manager works on) and one page of its past
+    ones, latest first, with their count: one query whatever the section's size. A running
+    count of past rows, per side, numbers the past ones 1, 2, … and leaves the current at 0;
+    a count over all rows totals the past ones (window functions: no second query)."""
+    number = _page_number(raw_number)
+    start = (number - 1) * size
+    is_past = Case(When(past, then=Value(1)), default=Value(0), output_field=IntegerField())
+    rows = list(
+        queryset.annotate(
+            past_position=Window(
+                Sum(is_past),
+                partition_by=[is_past],
+                order_by=past_order,
+                frame=RowRange(start=None, end=0),
+            ),
+            past_total=Window(Sum(is_past)),
+        )
+        .filter(past_position__in=[0, *range(start + 1, start + size + 1)])
+        .order_by("past_position", *current_order)
+    )
+    total = rows[0].past_total if rows else (0 if number == 1 else None)
+    past_rows = [r for r in rows if r.past_position]
+    page = PastPage(
+        rows=past_rows,
+        number=number,
+        has_next=total is not None and total > start + size,
+        total=total,
+        size=size,
+    )
+    return [r for r in rows if not r.past_position], page
 
 
 def _classifications(found: AccountClassification) -> list[dict]:
@@ -393,7 +475,7 @@ def _account_context(
         if name not in MORE_SECTIONS or context["more_inline"]:
             context |= build(request, account, forms)
     if context["more_inline"]:
-        context |= _more_extras(account)
+        context |= _more_extras(request, account)
     return context
 
 
@@ -410,13 +492,24 @@ def account_more(request: HttpRequest, pk: int) -> HttpResponse:
     }
     for name in MORE_SECTIONS:
         context |= SECTIONS[name][1](request, account, {})
-    return render(request, "dashboard/partials/account_more.html", context | _more_extras(account))
+    return render(
+        request, "dashboard/partials/account_more.html", context | _more_extras(request, account)
+    )
 
 
-def _more_extras(account: Account) -> dict:
-    """The read-only secondary sections."""
+def _more_extras(request: HttpRequest, account: Account) -> dict:
+    """The read-only secondary sections. Investments: the running ones, all of them; the
+    ended ones a page at a time, the latest ended first."""
+    investments, past = _current_and_past(
+        account.investments.all(),
+        past=Q(end_date__lt=timezone.localdate()),
+        current_order=["-start_date", "-id"],
+        past_order=[F("end_date").desc(), F("id").desc()],
+        raw_number=request.GET.get("inv_page"),
+    )
     return {
-        "investments": account.investments.all(),
+        "investments": investments,
+        "past_investments": past,
         "service_cases": account.service_cases.all(),
     }
 
@@ -463,45 +556,96 @@ def _add_service_errors(form, exc: ValidationError) -> None:
 
 
 def _needs_section(request: HttpRequest, account: Account, forms: dict) -> dict:
+    """The needs still open or in progress, all of them; the met or dropped ones a page at a
+    time."""
+    needs, past = _current_and_past(
+        account.needs.all(),
+        past=Q(status__in=[CustomerNeed.Status.MET, CustomerNeed.Status.DROPPED]),
+        current_order=["-identified_on", "-id"],
+        past_order=[F("identified_on").desc(), F("id").desc()],
+        raw_number=request.GET.get("needs_page"),
+    )
     return {
-        "needs": account.needs.all(),
+        "needs": needs,
+        "past_needs": past,
         "need_form": forms.get("need_form") or NeedForm(),
     }
 
 
+# The stage a "Move" offers first: the next one along the pipeline, never a step back.
+NEXT_STAGE = dict(
+    zip(
+        Opportunity.OPEN_STAGES,
+        [*Opportunity.OPEN_STAGES[1:], Opportunity.Stage.WON],
+        strict=True,
+    )
+)
+
+
 def _opportunities_section(request: HttpRequest, account: Account, forms: dict) -> dict:
+    """The open deals, all of them; the won and lost ones a page at a time, the latest closed
+    (last changed) first, so a deal just moved to Won or Lost tops the list."""
+    opportunities, closed = _current_and_past(
+        account.opportunities.select_related("owner__user"),
+        past=~Q(stage__in=Opportunity.OPEN_STAGES),
+        current_order=["expected_close", "id"],
+        past_order=[
+            F("updated_at").desc(),
+            F("expected_close").desc(nulls_last=True),
+            F("id").desc(),
+        ],
+        raw_number=request.GET.get("opp_page"),
+    )
+    for o in opportunities:
+        o.next_stage = NEXT_STAGE.get(o.stage)
+    target = forms.get("stage_target")
+    shown = {o.pk for o in [*opportunities, *closed.rows]}
     return {
-        "opportunities": account.opportunities.select_related("owner__user"),
+        "opportunities": opportunities,
+        "closed_opportunities": closed,
         "opportunity_form": forms.get("opportunity_form")
         or OpportunityForm(currency=settings.KAM_BASE_CURRENCY),
         "stage_choices": Opportunity.Stage.choices,
         "stage_form": forms.get("stage_form"),
-        "stage_target": forms.get("stage_target"),
+        "stage_target": target,
+        # A failed move of a deal not on this page (closed meanwhile): its error goes on top.
+        "stage_error_elsewhere": target is not None and target not in shown,
     }
 
 
 def _plans_section(request: HttpRequest, account: Account, forms: dict) -> dict:
-    plans = list(
-        account.plans.prefetch_related(
-            Prefetch(
-                "objectives",
-                queryset=PlanObjective.objects.prefetch_related(
-                    Prefetch("actions", queryset=PlanAction.objects.select_related("owner__user"))
-                ),
-            )
-        )
+    """The draft and active plans with every objective and action; the closed plans a page at
+    a time, the latest first."""
+    plans, past = _current_and_past(
+        account.plans.all(),
+        past=Q(status=AccountPlan.Status.CLOSED),
+        current_order=["-period_start", "id"],
+        past_order=[F("period_start").desc(), F("id").desc()],
+        raw_number=request.GET.get("plans_page"),
+    )
+    shown = [*plans, *past.rows]
+    prefetch_related_objects(
+        shown,
+        Prefetch(
+            "objectives",
+            queryset=PlanObjective.objects.prefetch_related(
+                Prefetch("actions", queryset=PlanAction.objects.select_related("owner__user"))
+            ),
+        ),
     )
     objective_form = forms.get("objective_form")
     if objective_form is None:
         objective_form = ObjectiveForm(plans=account.plans.all())
-        objective_form.use_fetched(plans)
+        objective_form.use_fetched(shown)
     action_form = forms.get("action_form")
     if action_form is None:
         action_form = ActionForm(objectives=PlanObjective.objects.filter(plan__account=account))
-        action_form.use_fetched(plans)
+        action_form.use_fetched(shown)
     return {
         "plans": plans,
-        "has_objectives": any(p.objectives.all() for p in plans),
+        "past_plans": past,
+        "has_plans": bool(shown),
+        "has_objectives": any(p.objectives.all() for p in shown),
         "today": timezone.localdate(),
         "objective_form": objective_form,
         "action_form": action_form,

@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Account, AccountManager, Contact, KamHistory
+from kam.dates import HappenedValidator, PlannedValidator
 from kam.db import TimeStampedModel, currency_code_validator
 
 
@@ -39,7 +40,9 @@ class Interaction(TimeStampedModel):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="interactions")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MEETING)
-    occurred_at = models.DateTimeField()
+    occurred_at = models.DateTimeField(
+        validators=[HappenedValidator("An interaction cannot be in the future.")]
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -92,7 +95,9 @@ class CustomerNeed(TimeStampedModel):
     description = models.TextField()
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
-    identified_on = models.DateField()
+    identified_on = models.DateField(
+        validators=[HappenedValidator("A need cannot be identified in the future.")]
+    )
 
     class Meta:
         ordering = ["-identified_on"]
@@ -127,7 +132,7 @@ class Opportunity(TimeStampedModel):
     probability = models.PositiveSmallIntegerField(
         default=10, validators=[MaxValueValidator(100)], help_text="Percent, 0-100."
     )
-    expected_close = models.DateField(null=True, blank=True)
+    expected_close = models.DateField(null=True, blank=True, validators=[PlannedValidator()])
     owner = models.ForeignKey(
         AccountManager,
         null=True,
@@ -170,8 +175,8 @@ class AccountPlan(TimeStampedModel):
     Status = AccountPlanStatus
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="plans")
-    period_start = models.DateField()
-    period_end = models.DateField()
+    period_start = models.DateField(validators=[PlannedValidator()])
+    period_end = models.DateField(validators=[PlannedValidator()])
     strategy = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
 
@@ -209,7 +214,7 @@ class PlanObjective(TimeStampedModel):
     description = models.TextField()
     metric = models.CharField(max_length=100, blank=True)
     target = models.CharField(max_length=100, blank=True)
-    due_on = models.DateField(null=True, blank=True)
+    due_on = models.DateField(null=True, blank=True, validators=[PlannedValidator()])
     is_joint_work = models.BooleanField("joint work with the customer", default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
 
@@ -237,9 +242,13 @@ class PlanAction(TimeStampedModel):
     owner = models.ForeignKey(
         AccountManager, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions"
     )
-    due_on = models.DateField()
+    due_on = models.DateField(validators=[PlannedValidator()])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    done_on = models.DateField(null=True, blank=True)
+    done_on = models.DateField(
+        null=True,
+        blank=True,
+        validators=[HappenedValidator("An action cannot be done in the future.")],
+    )
 
     history = KamHistory()
 
@@ -290,8 +299,14 @@ class ServiceCase(TimeStampedModel):
     subject = models.CharField(max_length=200)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
-    opened_at = models.DateTimeField()
-    closed_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(
+        validators=[HappenedValidator("A case cannot be opened in the future.")]
+    )
+    closed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        validators=[HappenedValidator("A case cannot be closed in the future.")],
+    )
 
     class Meta:
         ordering = ["-opened_at"]
@@ -346,7 +361,9 @@ class Assessment(TimeStampedModel):
     SupplierStatus = AssessmentSupplierStatus
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="assessments")
-    assessed_on = models.DateField()
+    assessed_on = models.DateField(
+        validators=[HappenedValidator("An assessment cannot be in the future.")]
+    )
     assessor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -436,8 +453,8 @@ class RelationshipInvestment(TimeStampedModel):
     intensity = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(3)], help_text="1 (light) to 3 (heavy)."
     )
-    start_date = models.DateField("from")
-    end_date = models.DateField("until", null=True, blank=True)
+    start_date = models.DateField("from", validators=[PlannedValidator()])
+    end_date = models.DateField("until", null=True, blank=True, validators=[PlannedValidator()])
 
     history = KamHistory()
 

@@ -23,6 +23,7 @@ from accounts.imports.report import (
 )
 from accounts.models import AMOUNT_TOLERANCE, Transaction, TransactionKind
 from kam.admin_csv import FORMULA_TRIGGERS
+from kam.dates import EARLIEST_DATE, TOO_EARLY_MESSAGE
 
 REQUIRED_COLUMNS = (
     "account",
@@ -278,9 +279,12 @@ def _parse_date(text: str, ctx: _Context) -> date:
     try:
         if not DATE_RE.match(text):
             raise ValueError
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise _Bad(f"'{text}' is not a date in the form YYYY-MM-DD.") from None
+    if value < EARLIEST_DATE:
+        raise _Bad(TOO_EARLY_MESSAGE)
+    return value
 
 
 def _parse_currency(text: str, ctx: _Context) -> str:

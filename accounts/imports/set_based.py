@@ -40,6 +40,7 @@ from accounts.imports.spool import (
 from accounts.models import AMOUNT_TOLERANCE, ProductLine, Transaction, TransactionKind
 from accounts.selectors import accounts_visible_to
 from kam.admin_csv import FORMULA_TRIGGERS
+from kam.dates import EARLIEST_DATE
 
 CHUNK_SIZE = 1024 * 1024  # bytes of the upload read at a time
 CSV_FIELD_LIMIT = csv.field_size_limit()  # Python's csv module rejects longer cells
@@ -191,7 +192,7 @@ def _date_sql(expr: str) -> str:
         f"AND substr({expr}, 8, 1) = '-' AND btrim(replace({expr}, '-', ''), '{DIGITS}') = '' "
         f"AND substr({expr}, 6, 2) COLLATE \"C\" BETWEEN '01' AND '12' "
         f"AND substr({expr}, 9, 2) COLLATE \"C\" BETWEEN '01' AND '31' "
-        f"AND left({expr}, 4) <> '0000' THEN "
+        f"AND left({expr}, 4) COLLATE \"C\" >= '{EARLIEST_DATE.year:04d}' THEN "
         f"CASE WHEN right({expr}, 2) COLLATE \"C\" <= '28' "
         f"OR to_char((left({expr}, 8) || '01')::date "
         f"+ (right({expr}, 2)::int - 1), 'YYYY-MM-DD') = {expr} THEN {expr}::date END END"

@@ -663,6 +663,19 @@ def test_values_the_sql_does_not_accept_outright_are_checked_per_row(world, monk
     assert Transaction.history.count() == 3
 
 
+def test_a_date_before_1900_is_refused_as_everywhere_else(world):
+    rows = [row(world["mine"], "R-1", date="1899-12-31"), row(world["mine"], "R-2")]
+
+    response = upload(client_for(world["manager"].user), csv_bytes(rows, HEADER))
+
+    assert response.status_code == 400, response.json()
+    errors = response.json()["errors"]
+    assert [(e["row"], e["field"], e["message"]) for e in errors] == [
+        (2, "date", "Enter a date on or after 1900-01-01.")
+    ]
+    assert not Transaction.objects.exists()
+
+
 def test_csv_the_two_readers_could_split_differently_is_read_row_by_row(world, monkeypatch):
     """A quote inside an unquoted cell is text for Python's csv module (COPY would start a quoted
     part there): such a file is read row by row, and the text is kept."""
@@ -689,6 +702,8 @@ def test_set_based_checks_report_exactly_what_the_row_by_row_checks_report(
         {"kind": "Sale"},
         {"date": "2026-02-29"},
         {"date": "0000-01-01"},
+        {"date": "1899-12-31"},
+        {"date": "1900-01-01"},
         {"date": " 2026-01-31 "},
         {"date": "2026-1-31"},
         {"date": "2026-13-01"},

@@ -124,6 +124,27 @@ BUSINESS_RULES = {
         for m, s in [("POST", ""), ("PUT", "{id}/"), ("PATCH", "{id}/")]
     },
 }
+# Plausible dates (relationships/dates.py): none before 1900, what happened not in the future,
+# planned dates at most 50 years ahead. A schema cannot say "today".
+_DATES = {
+    "interactions": {"occurred_at"},
+    "needs": {"identified_on"},
+    "assessments": {"assessed_on"},
+    "opportunities": {"expected_close"},
+    "plans": {"period_start", "period_end"},
+    "plan-objectives": {"due_on"},
+    "plan-actions": {"due_on", "done_on"},
+    "investments": {"start_date", "end_date"},
+    "service-cases": {"opened_at", "closed_at"},
+}
+for _resource, _fields in _DATES.items():
+    for _label in (
+        f"{m} /api/v1/{_resource}/{s}"
+        for m, s in [("POST", ""), ("PUT", "{id}/"), ("PATCH", "{id}/")]
+    ):
+        BUSINESS_RULES[_label] = BUSINESS_RULES.get(_label, set()) | _fields
+BUSINESS_RULES["POST /api/v1/plan-actions/{id}/done/"] = {"done_on"}
+BUSINESS_RULES["POST /api/v1/transactions/"] |= {"date"}
 
 
 def business_rule_or_positive_data_acceptance(ctx, response, case):
