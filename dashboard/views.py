@@ -47,6 +47,7 @@ from relationships.models import (
     Opportunity,
     PlanAction,
     PlanObjective,
+    ServiceCase,
 )
 from relationships.selectors import portfolio_summary
 from relationships.services import (
@@ -499,7 +500,8 @@ def account_more(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _more_extras(request: HttpRequest, account: Account) -> dict:
     """The read-only secondary sections. Investments: the running ones, all of them; the
-    ended ones a page at a time, the latest ended first."""
+    ended ones a page at a time, the latest ended first. Service cases: the open and in-progress
+    ones, all of them; the resolved and closed ones a page at a time, the latest closed first."""
     investments, past = _current_and_past(
         account.investments.all(),
         past=Q(end_date__lt=timezone.localdate()),
@@ -507,10 +509,18 @@ def _more_extras(request: HttpRequest, account: Account) -> dict:
         past_order=[F("end_date").desc(), F("id").desc()],
         raw_number=request.GET.get("inv_page"),
     )
+    service_cases, past_cases = _current_and_past(
+        account.service_cases.all(),
+        past=Q(status__in=[ServiceCase.Status.RESOLVED, ServiceCase.Status.CLOSED]),
+        current_order=["-opened_at", "-id"],
+        past_order=[F("closed_at").desc(nulls_last=True), F("opened_at").desc(), F("id").desc()],
+        raw_number=request.GET.get("cases_page"),
+    )
     return {
         "investments": investments,
         "past_investments": past,
-        "service_cases": account.service_cases.all(),
+        "service_cases": service_cases,
+        "past_service_cases": past_cases,
     }
 
 

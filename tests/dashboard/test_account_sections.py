@@ -23,6 +23,7 @@ from tests.factories import (
     PlanActionFactory,
     PlanObjectiveFactory,
     RelationshipInvestmentFactory,
+    ServiceCaseFactory,
     UserFactory,
 )
 
@@ -394,6 +395,39 @@ def test_running_investments_all_shown_ended_ones_a_page_at_a_time(
     assert len(second.context["investments"]) == 3
     assert [i.description for i in second.context["past_investments"].rows] == ["Ended 5"]
     assert RelationshipInvestment.objects.filter(account=account).count() == 9
+
+
+def test_open_service_cases_all_shown_closed_ones_a_page_at_a_time(
+    login, portfolio, django_assert_max_num_queries
+):
+    account = portfolio["alpha"]
+    now = timezone.now()
+    opened = now - dt.timedelta(days=30)
+    open_cases = [
+        ServiceCaseFactory(account=account, subject="Open", opened_at=opened),
+        ServiceCaseFactory(account=account, subject="Working", status="in_progress"),
+    ]
+    for i in range(6):
+        ServiceCaseFactory(
+            account=account,
+            subject=f"Closed {i}",
+            status="closed" if i % 2 else "resolved",
+            opened_at=opened,
+            closed_at=now - dt.timedelta(days=1 + i),
+        )
+    client = login("nam1")
+    with django_assert_max_num_queries(8):
+        response = client.get(more(account))
+    assert {c.pk for c in response.context["service_cases"]} == {c.pk for c in open_cases}
+    past = response.context["past_service_cases"]
+    assert [c.subject for c in past.rows] == [f"Closed {i}" for i in range(5)]
+    assert (past.total, past.has_next) == (6, True)
+    html = response.content.decode()
+    assert 'Resolved and closed <span class="count">6</span>' in html
+    assert 'href="?cases_page=2#account-more" rel="next"' in html
+    second = client.get(more(account), {"cases_page": 2})
+    assert len(second.context["service_cases"]) == 2
+    assert [c.subject for c in second.context["past_service_cases"].rows] == ["Closed 5"]
 
 
 # --- the recompute message -------------------------------------------------------------------
