@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_PASSWORD ?= kam-demo-2026
+# pytest-xdist processes for `make test`: one per core, at most 7 (each takes two Redis databases).
+TEST_WORKERS ?= auto
 
 .PHONY: run test fuzz lint format services browser migrate assets clean serve bench screenshots
 
@@ -62,10 +64,12 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## The whole suite on PostgreSQL, Redis, a real Celery worker and headless Chromium.
+## The whole suite on PostgreSQL, Redis, a real Celery worker and headless Chromium, in parallel
+## (pytest-xdist; each process has its own test database and Redis databases).
 test: $(VENV)/.installed assets services browser lint
 	DJANGO_SETTINGS_MODULE=kam.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest --create-db -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --create-db -p no:cacheprovider -n $(TEST_WORKERS) --maxprocesses 7 \
+		--dist worksteal $(PYTEST_ARGS)
 
 ## Schemathesis alone: every API operation as a manager and a lead (also part of `make test`).
 fuzz: $(VENV)/.installed services
