@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import date
 
+import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -296,7 +297,8 @@ def _stage_metrics(run: ClassificationRun, chunks: list[list[int]]) -> dict:
         for level, by_metric in scoring.population_stats(staged).items():
             for metric, values in by_metric.items():
                 pools.setdefault(level, {}).setdefault(metric, []).extend(values)
-        batch.append(ClassificationChunkMetrics(run=run, index=index, metrics=json.dumps(staged)))
+        staged_json = orjson.dumps(staged, option=orjson.OPT_NON_STR_KEYS).decode()
+        batch.append(ClassificationChunkMetrics(run=run, index=index, metrics=staged_json))
         if len(batch) == STAGE_BATCH:
             ClassificationChunkMetrics.objects.bulk_create(batch)
             batch = []
@@ -318,7 +320,7 @@ def _chunk_metrics(run: ClassificationRun, chunk_index: int, account_ids: list[i
     )
     if staged is None:
         return load_metrics(reference_date=run.reference_date, account_ids=account_ids)
-    return {int(pk): values for pk, values in json.loads(staged).items()}
+    return {int(pk): values for pk, values in orjson.loads(staged).items()}
 
 
 def _unstage_metrics(run_id: int) -> None:
@@ -457,8 +459,9 @@ _RESULT_COLUMNS = (
 
 
 def _copy_json(value) -> str:
-    """JSON in COPY's text format: json.dumps leaves no tab or newline, only backslashes."""
-    return json.dumps(value).replace("\\", "\\\\")
+    """JSON in COPY's text format: orjson (several times faster than json.dumps, and NaN becomes
+    null, which jsonb accepts) leaves no tab or newline, only backslashes to escape."""
+    return orjson.dumps(value).decode().replace("\\", "\\\\")
 
 
 def _write_results(run_id: int, results: dict, param_sets: dict[str, ParameterSet]) -> None:
