@@ -45,19 +45,49 @@ def test_token_refusals_say_why():
         auth.authenticate_credentials(token.key)
 
 
-def test_postgres_sessions_run_without_jit():
-    """Compiling a query crossing jit_above_cost cost more than running it (kam.settings)."""
+def test_postgres_sessions_run_without_jit_and_with_ssd_page_costs():
+    """Compiling a query crossing jit_above_cost cost more than running it, and the default
+    random_page_cost turned index lookups into table scans (kam.settings.base.postgres_session)."""
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == "1.1"
 
 
-def test_jit_off_keeps_the_environments_pgoptions(monkeypatch):
-    from kam.settings.base import without_jit
+def test_session_settings_keep_the_environments_pgoptions_last(monkeypatch):
+    from kam.settings.base import postgres_session
 
-    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=1500")
-    config = without_jit({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}})
-    assert config["OPTIONS"]["options"] == "-c jit=off -c lock_timeout=1500"
-    assert without_jit({"ENGINE": "django.db.backends.sqlite3"}) == {
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=1500 -c random_page_cost=2")
+    config = postgres_session({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}})
+    assert config["OPTIONS"]["options"] == (
+        "-c jit=off -c random_page_cost=1.1 -c lock_timeout=1500 -c random_page_cost=2"
+    )
+    assert postgres_session({"ENGINE": "django.db.backends.sqlite3"}) == {
         "ENGINE": "django.db.backends.sqlite3"
     }
+
+
+def test_a_later_option_overrides_the_session_settings():
+    """The last `-c` of a setting wins, so an operator can still tune it (PGOPTIONS, or options
+    in DATABASE_URL)."""
+    import psycopg2
+
+    from kam.settings.base import postgres_session
+
+    db = connection.settings_dict
+    config = postgres_session({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}})
+    config["OPTIONS"]["options"] += " -c random_page_cost=2"
+    with (
+        psycopg2.connect(
+            dbname=db["NAME"],
+            user=db["USER"],
+            host=db["HOST"],
+            port=db["PORT"],
+            **config["OPTIONS"],
+        ) as conn,
+        conn.cursor() as cursor,
+    ):
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == "2"
+    conn.close()
