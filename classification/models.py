@@ -81,6 +81,8 @@ class ParameterSet(TimeStampedModel):
     def clean(self) -> None:
         from classification.scoring.params import ParameterError, validate_params
 
+        if self.model not in KamModel.values:
+            return  # the model field says so; parameters can only be checked against a model
         try:
             validate_params(self.model, self.parameters or {})
         except ParameterError as exc:

@@ -220,6 +220,26 @@ def test_invalid_parameters_are_rejected_with_field_messages(parameters, message
     assert not ParameterSet.objects.exists()
 
 
+def test_admin_add_form_without_a_model_asks_for_the_model_only(admin_client):
+    """The parameters cannot be checked before a model is chosen: one clear message, on the
+    model field, and nothing saved."""
+    response = admin_client.post(
+        "/admin/classification/parameterset/add/", {"parameters": "{}", "note": "draft"}
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors == {"model": ["This field is required."]}
+    assert not ParameterSet.objects.exists()
+
+    response = admin_client.post(
+        "/admin/classification/parameterset/add/",
+        {"model": "four_s", "parameters": '{"cutoff": 150}', "note": "draft"},
+    )
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["parameters"]
+    assert not ParameterSet.objects.exists()
+
+
 def test_recompute_scores_command_reports_its_counts(portfolio):
     out = StringIO()
     call_command("recompute_scores", "--wait", stdout=out, stderr=StringIO())

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,3 +84,13 @@ def test_healthz_is_degraded_not_down_when_the_broker_is_down(client, settings):
     assert response.json()["status"] == "degraded"
     assert response.json()["broker"].startswith("down")
     assert response.json()["database"] == "ok"
+
+
+def test_favicon_is_served_by_the_app(client):
+    """No 404 in the logs for the icon browsers ask for on every page."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == static("img/favicon.svg")
+    assert finders.find("img/favicon.svg")
+    page = client.get("/login/")
+    assert f'<link rel="icon" href="{static("img/favicon.svg")}"' in page.content.decode()
