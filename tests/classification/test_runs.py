@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Account
@@ -347,6 +347,17 @@ def test_prepare_stages_each_chunks_metrics_and_the_run_clears_them(portfolio, s
         services.run_score_chunk(run_id=run.pk, chunk_index=index, account_ids=ids)
     services.run_finalize(run_id=run.pk)
     assert not staged.exists()
+
+
+def test_staged_metrics_skip_the_wal_and_compression():
+    """Written once, read once, lost harmlessly in a crash: UNLOGGED, and stored as is."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relpersistence, a.attstorage FROM pg_class c JOIN pg_attribute a"
+            " ON a.attrelid = c.oid WHERE c.relname = %s AND a.attname = 'metrics'",
+            [ClassificationChunkMetrics._meta.db_table],
+        )
+        assert cursor.fetchone() == ("u", "e")
 
 
 def test_a_chunk_without_staged_metrics_computes_them_and_scores_the_same(portfolio, settings):
