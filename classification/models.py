@@ -291,7 +291,8 @@ class ClassificationResult(models.Model):
 
 class ClassificationCurrent(models.Model):
     """Each account's current result per model: the latest succeeded run's, switched over by
-    `run_finalize` with one upsert. `segment` is the result's, copied for cheap filters.
+    `run_finalize` with one upsert. `segment` and `flags` are the result's, copied so that the
+    dashboard's alerts filter on them without reading the wide results table.
 
     Built for that switch: only two indexes (the key and (account, model)), so an update is HOT
     (the table is left half empty on PostgreSQL for it), and no database constraint on `result`,
@@ -311,6 +312,7 @@ class ClassificationCurrent(models.Model):
         db_constraint=False,
     )
     segment = models.CharField(max_length=30)
+    flags = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [

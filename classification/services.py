@@ -607,12 +607,13 @@ def _make_current(run: ClassificationRun) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {ClassificationCurrent._meta.db_table} "  # noqa: S608 - table names from model meta
-            "(account_id, model, result_id, segment) "
-            "SELECT account_id, model, id, segment "
+            "(account_id, model, result_id, segment, flags) "
+            "SELECT account_id, model, id, segment, flags "
             f"FROM {ClassificationResult._meta.db_table} WHERE run_id = %s "
             "ORDER BY account_id, model "
             "ON CONFLICT (account_id, model) DO UPDATE "
-            "SET result_id = excluded.result_id, segment = excluded.segment",
+            "SET result_id = excluded.result_id, segment = excluded.segment, "
+            "flags = excluded.flags",
             [run.pk],
         )
         return cursor.rowcount

@@ -409,14 +409,14 @@ def portfolio_alerts(
         .order_by("-run_id", "account__customer__name", "model")[: ALERT_LIMIT * 4]
     )
     warnings = {"revenue_drop": [], "uncoupling": [], "over_capacity": []}
-    # From the narrow current table (two rows per account, by its unique index), joined to the
-    # result only for its flags: never through every stored run of the wide results table.
+    # From the narrow current table alone (two rows per account, by its unique index; segment
+    # and flags are copied there), never from the wide results table.
     for account_id, name, country, model, segment, flags in (
         ClassificationCurrent.objects.filter(
             account_id__in=visible, model__in=["millman_wilson", "four_s"]
         )
         # Flags matched in the JSON text: a JSON `contains` lookup does not exist on SQLite.
-        .annotate(flags_text=Cast("result__flags", output_field=TextField()))
+        .annotate(flags_text=Cast("flags", output_field=TextField()))
         .filter(
             Q(model="millman_wilson", segment="uncoupling_kam")
             | Q(model="millman_wilson", flags_text__contains='"uncoupling:growth"')
@@ -429,7 +429,7 @@ def portfolio_alerts(
             "account__country",
             "model",
             "segment",
-            "result__flags",
+            "flags",
         )
     ):
         entry = {"account_id": account_id, "name": name, "country": country}

@@ -282,11 +282,15 @@ def make_current(*results: ClassificationResult) -> None:
     ClassificationCurrent.objects.bulk_create(
         [
             ClassificationCurrent(
-                account_id=r.account_id, model=r.model, result_id=r.pk, segment=r.segment
+                account_id=r.account_id,
+                model=r.model,
+                result_id=r.pk,
+                segment=r.segment,
+                flags=r.flags,
             )
             for r in results
         ],
         update_conflicts=True,
         unique_fields=["account", "model"],
-        update_fields=["result", "segment"],
+        update_fields=["result", "segment", "flags"],
     )

@@ -27,7 +27,7 @@ def _current(account: Account, run: ClassificationRun, model: str, segment: str,
         run=run, account=account, model=model, segment=segment, **extra
     )
     ClassificationCurrent.objects.create(
-        account=account, model=model, result=result, segment=segment
+        account=account, model=model, result=result, segment=segment, flags=result.flags
     )
 
 

@@ -62,6 +62,9 @@ def test_finalize_switches_the_narrow_table_and_never_rewrites_results():
     assert current.count() == len(accounts) * len(MODELS)
     assert {c.result.run_id for c in current} == {second.pk}
     assert all(c.segment == c.result.segment for c in current)
+    # Flags are copied after the capacity rule has set them (capacity 1: the others are over).
+    assert all(c.flags == c.result.flags for c in current)
+    assert any("over_capacity" in c.flags for c in current)
     assert {r.pk: (r.segment, r.flags, r.explanation) for r in first.results.all()} == stored
     assert not any(r.is_current for r in first.results.with_current())
     assert all(r.is_current for r in second.results.with_current())

@@ -196,8 +196,10 @@ def test_make_serve_runs_everything_and_stops_cleanly_on_ctrl_c(serve_database, 
         }
         assert left == {}
     finally:
-        if serve.poll() is None:
-            serve.kill()
+        # The whole group: a failure before `started` was read must not leave gunicorn or the
+        # Celery worker behind (they would keep running after the suite).
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(serve.pid, signal.SIGKILL)
         for pid in started:
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
