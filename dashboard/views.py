@@ -293,12 +293,13 @@ def _rows_page(queryset, raw_number, size: int) -> RowsPage:
 
 
 PAST_PAGE_SIZE = 5  # closed or past rows of a section shown at a time, latest first
+CURRENT_PAGE_SIZE = 50  # open rows shown at a time: all of them on any usual account
 
 
 @dataclass(frozen=True)
 class PastPage(RowsPage):
-    """A page of a section's closed or past rows and how many there are in all (None when the
-    page is beyond the end and nothing came back to tell)."""
+    """A page of a section's open, or closed and past, rows and how many there are in all (None
+    when the page is beyond the end and nothing came back to tell)."""
 
     total: int | None = None
     size: int = PAST_PAGE_SIZE
@@ -317,15 +318,27 @@ class PastPage(RowsPage):
 
 
 def _current_and_past(
-    queryset, *, past: Q, current_order: list, past_order: list, raw_number, size=PAST_PAGE_SIZE
-) -> tuple[list, PastPage]:
-    """Every current row of a section (what the manager works on) and one page of its past
-    ones, latest first, with their count: one query whatever the section's size. A running
-    count of past rows, per side, numbers the past ones 1, 2, … and leaves the current at 0;
-    a count over all rows totals the past ones (window functions: no second query)."""
+    queryset,
+    *,
+    past: Q,
+    current_order: list,
+    past_order: list,
+    raw_number,
+    raw_current_number=None,
+    size=PAST_PAGE_SIZE,
+    current_size=CURRENT_PAGE_SIZE,
+) -> tuple[PastPage, PastPage]:
+    """A page of a section's current rows (what the manager works on: all of them on any usual
+    account, `current_size` at a time on an unusual one) and a page of its past ones, latest
+    first, each with its count: one query whatever the section's size. A running count per side
+    numbers the rows of each side 1, 2, … and leaves the other side's at 0; a count over all
+    rows totals each side (window functions: no second query)."""
     number = _page_number(raw_number)
     start = (number - 1) * size
+    current_number = _page_number(raw_current_number)
+    current_start = (current_number - 1) * current_size
     is_past = Case(When(past, then=Value(1)), default=Value(0), output_field=IntegerField())
+    is_current = Case(When(past, then=Value(0)), default=Value(1), output_field=IntegerField())
     rows = list(
         queryset.annotate(
             past_position=Window(
@@ -334,21 +347,39 @@ def _current_and_past(
                 order_by=past_order,
                 frame=RowRange(start=None, end=0),
             ),
+            current_position=Window(
+                Sum(is_current),
+                partition_by=[is_past],
+                order_by=current_order,
+                frame=RowRange(start=None, end=0),
+            ),
             past_total=Window(Sum(is_past)),
+            current_total=Window(Sum(is_current)),
         )
-        .filter(past_position__in=[0, *range(start + 1, start + size + 1)])
+        .filter(
+            past_position__in=[0, *range(start + 1, start + size + 1)],
+            current_position__in=[0, *range(current_start + 1, current_start + current_size + 1)],
+        )
         .order_by("past_position", *current_order)
     )
-    total = rows[0].past_total if rows else (0 if number == 1 else None)
-    past_rows = [r for r in rows if r.past_position]
-    page = PastPage(
-        rows=past_rows,
-        number=number,
-        has_next=total is not None and total > start + size,
-        total=total,
-        size=size,
+
+    def page(side_rows: list, number: int, total: int | None, size: int) -> PastPage:
+        return PastPage(
+            rows=side_rows,
+            number=number,
+            has_next=total is not None and total > (number - 1) * size + size,
+            total=total,
+            size=size,
+        )
+
+    first_pages = number == 1 and current_number == 1
+    totals = (rows[0].current_total, rows[0].past_total) if rows else (None, None)
+    if not rows and first_pages:
+        totals = (0, 0)
+    return (
+        page([r for r in rows if not r.past_position], current_number, totals[0], current_size),
+        page([r for r in rows if r.past_position], number, totals[1], size),
     )
-    return [r for r in rows if not r.past_position], page
 
 
 def _classifications(found: AccountClassification) -> list[dict]:
@@ -499,15 +530,17 @@ def account_more(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _more_extras(request: HttpRequest, account: Account) -> dict:
-    """The read-only secondary sections. Investments: the running ones, all of them; the
-    ended ones a page at a time, the latest ended first. Service cases: the open and in-progress
-    ones, all of them; the resolved and closed ones a page at a time, the latest closed first."""
+    """The read-only secondary sections. Investments: the running ones, CURRENT_PAGE_SIZE at a
+    time (all of them on any usual account); the ended ones a page at a time, the latest ended
+    first. Service cases: the open and in-progress ones the same way; the resolved and closed
+    ones a page at a time, the latest closed first."""
     investments, past = _current_and_past(
         account.investments.all(),
         past=Q(end_date__lt=timezone.localdate()),
         current_order=["-start_date", "-id"],
         past_order=[F("end_date").desc(), F("id").desc()],
         raw_number=request.GET.get("inv_page"),
+        raw_current_number=request.GET.get("inv_open_page"),
     )
     service_cases, past_cases = _current_and_past(
         account.service_cases.all(),
@@ -515,11 +548,14 @@ def _more_extras(request: HttpRequest, account: Account) -> dict:
         current_order=["-opened_at", "-id"],
         past_order=[F("closed_at").desc(nulls_last=True), F("opened_at").desc(), F("id").desc()],
         raw_number=request.GET.get("cases_page"),
+        raw_current_number=request.GET.get("cases_open_page"),
     )
     return {
-        "investments": investments,
+        "investments": investments.rows,
+        "running_investments": investments,
         "past_investments": past,
-        "service_cases": service_cases,
+        "service_cases": service_cases.rows,
+        "open_service_cases": service_cases,
         "past_service_cases": past_cases,
     }
 
@@ -566,17 +602,19 @@ def _add_service_errors(form, exc: ValidationError) -> None:
 
 
 def _needs_section(request: HttpRequest, account: Account, forms: dict) -> dict:
-    """The needs still open or in progress, all of them; the met or dropped ones a page at a
-    time."""
+    """The needs still open or in progress, CURRENT_PAGE_SIZE at a time; the met or dropped
+    ones a page at a time."""
     needs, past = _current_and_past(
         account.needs.all(),
         past=Q(status__in=[CustomerNeed.Status.MET, CustomerNeed.Status.DROPPED]),
         current_order=["-identified_on", "-id"],
         past_order=[F("identified_on").desc(), F("id").desc()],
         raw_number=request.GET.get("needs_page"),
+        raw_current_number=request.GET.get("needs_open_page"),
     )
     return {
-        "needs": needs,
+        "needs": needs.rows,
+        "open_needs": needs,
         "past_needs": past,
         "need_form": forms.get("need_form") or NeedForm(),
     }
@@ -593,8 +631,8 @@ NEXT_STAGE = dict(
 
 
 def _opportunities_section(request: HttpRequest, account: Account, forms: dict) -> dict:
-    """The open deals, all of them; the won and lost ones a page at a time, the latest closed
-    (last changed) first, so a deal just moved to Won or Lost tops the list."""
+    """The open deals, CURRENT_PAGE_SIZE at a time; the won and lost ones a page at a time, the
+    latest closed (last changed) first, so a deal just moved to Won or Lost tops the list."""
     opportunities, closed = _current_and_past(
         account.opportunities.select_related("owner__user"),
         past=~Q(stage__in=Opportunity.OPEN_STAGES),
@@ -605,13 +643,15 @@ def _opportunities_section(request: HttpRequest, account: Account, forms: dict) 
             F("id").desc(),
         ],
         raw_number=request.GET.get("opp_page"),
+        raw_current_number=request.GET.get("opp_open_page"),
     )
-    for o in opportunities:
+    for o in opportunities.rows:
         o.next_stage = NEXT_STAGE.get(o.stage)
     target = forms.get("stage_target")
-    shown = {o.pk for o in [*opportunities, *closed.rows]}
+    shown = {o.pk for o in [*opportunities.rows, *closed.rows]}
     return {
-        "opportunities": opportunities,
+        "opportunities": opportunities.rows,
+        "open_opportunities": opportunities,
         "closed_opportunities": closed,
         "opportunity_form": forms.get("opportunity_form")
         or OpportunityForm(currency=settings.KAM_BASE_CURRENCY),
@@ -624,16 +664,17 @@ def _opportunities_section(request: HttpRequest, account: Account, forms: dict) 
 
 
 def _plans_section(request: HttpRequest, account: Account, forms: dict) -> dict:
-    """The draft and active plans with every objective and action; the closed plans a page at
-    a time, the latest first."""
+    """The draft and active plans with every objective and action, CURRENT_PAGE_SIZE at a time;
+    the closed plans a page at a time, the latest first."""
     plans, past = _current_and_past(
         account.plans.all(),
         past=Q(status=AccountPlan.Status.CLOSED),
         current_order=["-period_start", "id"],
         past_order=[F("period_start").desc(), F("id").desc()],
         raw_number=request.GET.get("plans_page"),
+        raw_current_number=request.GET.get("plans_open_page"),
     )
-    shown = [*plans, *past.rows]
+    shown = [*plans.rows, *past.rows]
     prefetch_related_objects(
         shown,
         Prefetch(
@@ -652,7 +693,8 @@ def _plans_section(request: HttpRequest, account: Account, forms: dict) -> dict:
         action_form = ActionForm(objectives=PlanObjective.objects.filter(plan__account=account))
         action_form.use_fetched(shown)
     return {
-        "plans": plans,
+        "plans": plans.rows,
+        "open_plans": plans,
         "past_plans": past,
         "has_plans": bool(shown),
         "has_objectives": any(p.objectives.all() for p in shown),

@@ -1,6 +1,7 @@
-"""The account page's growing sections (opportunities, plans, needs, investments): what is being
-worked on is always shown, the closed or past rows a page at a time with their count; the stage
-a "Move" offers first; the recompute message of a sales lead."""
+"""The account page's growing sections (opportunities, plans, needs, investments, service
+cases): what is being worked on is shown in full on any usual account (CURRENT_PAGE_SIZE at a time
+on an unusual one), the closed or past rows a page at a time, each with its count; the stage a
+"Move" offers first; the recompute message of a sales lead."""
 
 import datetime as dt
 import re
@@ -9,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from classification.models import ClassificationRun
-from dashboard.views import PAST_PAGE_SIZE
+from dashboard.views import CURRENT_PAGE_SIZE, PAST_PAGE_SIZE
 from relationships.models import (
     AccountPlan,
     CustomerNeed,
@@ -153,6 +154,118 @@ def test_a_thousand_lost_deals_do_not_grow_the_page(
     assert 'Won and lost <span class="count">1,000</span>' in html
     assert "Page 1 of 200" in html
     assert len(response.content) < 60_000  # was 267 KB with every row
+
+
+def test_a_thousand_open_deals_are_shown_a_page_at_a_time(
+    login, portfolio, nam1, django_assert_max_num_queries
+):
+    """Open rows are what the manager works on, but an account with a thousand of them must not
+    make a page of a thousand forms: CURRENT_PAGE_SIZE at a time, in closing order, with their
+    own pager beside the closed ones'."""
+    account = portfolio["alpha"]
+    today = timezone.localdate()
+    Opportunity.objects.bulk_create(
+        Opportunity(
+            account=account,
+            title=f"Deal {i:04}",
+            stage="qualified",
+            value=1,
+            owner=nam1,
+            expected_close=today + dt.timedelta(days=i),
+        )
+        for i in range(1000)
+    )
+    OpportunityFactory(account=account, title="Lost one", stage="lost")
+    client = login("nam1")
+    with django_assert_max_num_queries(15):
+        response = client.get(url(account))
+    shown = response.context["open_opportunities"]
+    assert _titles(shown.rows) == [f"Deal {i:04}" for i in range(CURRENT_PAGE_SIZE)]
+    assert (shown.total, shown.num_pages, shown.has_next) == (1000, 20, True)
+    assert response.context["opportunities"] == shown.rows
+    html = response.content.decode()
+    assert f"Showing 1{DASH}50 of 1,000 open opportunities, earliest close first." in html
+    assert 'href="?opp_open_page=2#opportunities" rel="next"' in html
+    assert "Deal 0050" not in html
+    assert "Lost one" in html  # the closed ones keep their own pager
+    assert response.context["closed_opportunities"].total == 1
+
+    second = client.get(url(account), {"opp_open_page": 2, "opp_page": 1})
+    assert _titles(second.context["opportunities"]) == [f"Deal {i:04}" for i in range(50, 100)]
+    assert _titles(second.context["closed_opportunities"].rows) == ["Lost one"]
+    assert 'href="?opp_open_page=1&amp;opp_page=1#opportunities" rel="prev"' in (
+        second.content.decode()
+    )
+    beyond = client.get(url(account), {"opp_open_page": 99})
+    assert beyond.context["opportunities"] == []
+    assert "No open opportunities on this page." in beyond.content.decode()
+
+
+def _many_open(section: str, account, count: int) -> None:
+    today = timezone.localdate()
+    for i in range(count):
+        if section == "needs":
+            CustomerNeedFactory(
+                account=account,
+                description=f"Open {i:02}",
+                status="open",
+                identified_on=today - dt.timedelta(days=i),
+            )
+        elif section == "investments":
+            RelationshipInvestmentFactory(
+                account=account,
+                description=f"Open {i:02}",
+                start_date=today - dt.timedelta(days=i),
+                end_date=None,
+            )
+        elif section == "service_cases":
+            ServiceCaseFactory(
+                account=account,
+                subject=f"Open {i:02}",
+                opened_at=timezone.now() - dt.timedelta(days=i),
+            )
+        else:
+            AccountPlanFactory(
+                account=account,
+                strategy=f"Open {i:02}",
+                period_start=dt.date(2026, 1, 1) - dt.timedelta(days=i),
+            )
+
+
+@pytest.mark.parametrize(
+    ("section", "page_key", "param", "what", "text"),
+    [
+        ("needs", "open_needs", "needs_open_page", "open needs", "description"),
+        (
+            "investments",
+            "running_investments",
+            "inv_open_page",
+            "running investments",
+            "description",
+        ),
+        ("service_cases", "open_service_cases", "cases_open_page", "open service cases", "subject"),
+        ("plans", "open_plans", "plans_open_page", "current plans", "strategy"),
+    ],
+)
+def test_every_sections_open_rows_are_paged_too(
+    login, portfolio, section, page_key, param, what, text
+):
+    account = portfolio["alpha"]
+    _many_open(section, account, CURRENT_PAGE_SIZE + 3)
+    client = login("nam1")
+    path = url(account) if section == "plans" else more(account)
+    response = client.get(path)
+    shown = response.context[page_key]
+    assert [getattr(r, text) for r in shown.rows] == [
+        f"Open {i:02}" for i in range(CURRENT_PAGE_SIZE)
+    ]
+    assert (shown.total, shown.has_next) == (CURRENT_PAGE_SIZE + 3, True)
+    html = response.content.decode()
+    assert f"Showing 1{DASH}50 of 53 {what}" in html
+    assert f'href="?{param}=2#' in html
+    second = client.get(path, {param: 2}).context[page_key]
+    assert [getattr(r, text) for r in second.rows] == ["Open 50", "Open 51", "Open 52"]
+    assert not second.has_next
 
 
 def test_no_opportunities_at_all(login, portfolio):
