@@ -15,7 +15,8 @@ accounts (the issue's figure; the seed's national manager `bench53` owns exactly
 `lead` = the sales lead below the top with the most visible accounts (as bench/api.py). The
 account page is the subject's visible account with the most transactions; its secondary sections
 (assessment, investments, needs, service cases), which the page loads with htmx right after it,
-are measured as their own request (`account more`). The captured queries
+are measured as their own request (`account more`), as is the portfolio page's revenue figure
+(`portfolio revenue`, also loaded with htmx right after the page). The captured queries
 of the last run are written to $TMPDIR/kam-bench/dashboard-queries-*.txt (slowest first).
 
 Writes the "dashboard" section of bench/results.md. Never part of the test suite; only
@@ -151,9 +152,10 @@ def render(args, info: dict, data: str, subjects: list[dict]) -> str:
         f"Server time = the whole Django stack in-process (test client, `kam.settings.bench`, "
         f"DEBUG off), {args.requests} requests after a warm-up; queries from one captured "
         "request. `manager` is the manager whose portfolio is closest to 1,000 accounts; "
-        "`lead` is for information. `account more` is the account page's secondary sections "
-        "(assessment, investments, needs, service cases), a request of its own that the page "
-        "makes with htmx once shown.",
+        "`lead` is for information. `portfolio revenue` is the portfolio page's revenue figure "
+        "and `account more` the account page's secondary sections (assessment, investments, "
+        "needs, service cases): each a request of its own that the page makes with htmx once "
+        "shown.",
         "",
         "| subject | visible accounts | page | median ms | p90 ms | fastest ms | queries | "
         "SQL ms | slowest query ms |",
@@ -161,7 +163,7 @@ def render(args, info: dict, data: str, subjects: list[dict]) -> str:
     ]
     for s in subjects:
         who = f"{s['role']} {s['manager'].user.username} ({s['manager'].role.replace('_', ' ')})"
-        for page in ("portfolio", "account", "account more"):
+        for page in ("portfolio", "portfolio revenue", "account", "account more"):
             r = s[page]
             lines.append(
                 f"| {who} | {s['accounts']:,} | {page} `{r['path']}` | {r['median']:.0f} | "
@@ -226,13 +228,14 @@ def main() -> None:
         client.force_login(s["manager"].user)
         for page, path in (
             ("portfolio", "/"),
+            ("portfolio revenue", "/portfolio/revenue/"),
             ("account", f"/accounts/{s['account']}/"),
             ("account more", f"/accounts/{s['account']}/more/"),
         ):
             dump = SCRATCH / f"dashboard-queries-{s['role']}-{page.replace(' ', '-')}.txt"
             s[page] = r = measure(client, path, args.requests, dump)
             log(
-                f"{s['role']:<8} {page:<12} median {r['median']:6.0f} ms  p90 {r['p90']:6.0f} ms"
+                f"{s['role']:<8} {page:<17} median {r['median']:6.0f} ms  p90 {r['p90']:6.0f} ms"
                 f"  queries {r['queries']:3}  SQL {r['sql_ms']:5.0f} ms"
             )
     section = render(args, info, data, subjects)

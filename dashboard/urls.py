@@ -7,6 +7,7 @@ from . import views
 dashboard_patterns = [
     path("", views.portfolio, name="portfolio"),
     path("portfolio.csv", views.portfolio_csv, name="portfolio_csv"),
+    path("portfolio/revenue/", views.portfolio_revenue_kpi, name="portfolio_revenue"),
     path("accounts/<int:pk>/", views.account_detail, name="account"),
     path("accounts/<int:pk>/more/", views.account_more, name="account_more"),
     path("accounts/<int:pk>/interactions/", views.interaction_create, name="interaction_create"),

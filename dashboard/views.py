@@ -49,7 +49,7 @@ from relationships.models import (
     PlanObjective,
     ServiceCase,
 )
-from relationships.selectors import portfolio_summary
+from relationships.selectors import portfolio_revenue, portfolio_summary
 from relationships.services import (
     assessment_create,
     customer_need_create,
@@ -135,7 +135,13 @@ def _segment_distribution(segments: dict[str, dict[str, int]]) -> list[dict]:
 def portfolio(request: HttpRequest) -> HttpResponse:
     visible = accounts_visible_to(request.user)  # resolved once for the page's own reads
     # The alerts count the overdue actions per account; the summary's own count would repeat it.
-    summary = portfolio_summary(user=request.user, visible=visible, count_overdue=False)
+    # The revenue, which reads every transaction of 24 months, follows in a request of its own
+    # (`portfolio_revenue_kpi`, loaded by htmx), so the page shows at once; without JavaScript
+    # `?sections=all` has it on the page.
+    revenue_inline = request.GET.get("sections") == "all"
+    summary = portfolio_summary(
+        user=request.user, visible=visible, count_overdue=False, with_revenue=revenue_inline
+    )
     alerts = portfolio_alerts(user=request.user, visible=visible)
     summary["overdue_actions"] = alerts["overdue_total"]
     form = _filter_form(request, visible, countries=summary["countries"])
@@ -168,6 +174,20 @@ def portfolio(request: HttpRequest) -> HttpResponse:
             "alerts": alerts,
             "can_run": can_run,
             "active_run": _active_portfolio_run() if can_run else None,
+        },
+    )
+
+
+@require_GET
+@login_required
+def portfolio_revenue_kpi(request: HttpRequest) -> HttpResponse:
+    """The portfolio page's revenue figure, which the page loads after showing itself."""
+    return render(
+        request,
+        "dashboard/partials/revenue_kpi.html",
+        {
+            "revenue": portfolio_revenue(user=request.user),
+            "currency": settings.KAM_BASE_CURRENCY,
         },
     )
 

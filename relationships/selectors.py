@@ -22,36 +22,52 @@ def _net_sales(window: Q) -> Sum:
     )
 
 
-def portfolio_summary(
-    *,
-    user,
-    reference_date: dt.date | None = None,
-    visible: QuerySet | None = None,
-    count_overdue: bool = True,
+def portfolio_revenue(
+    *, user, reference_date: dt.date | None = None, visible: QuerySet | None = None
 ) -> dict:
-    """Key figures of the caller's visible portfolio, in the base currency.
-
-    A fixed number of queries whatever the portfolio size: one per figure group. A page that
-    has already resolved `accounts_visible_to(user)` passes it as `visible`; one that counts the
-    overdue actions itself (the dashboard's alerts) passes `count_overdue=False` and gets None.
-    """
+    """Net sales of the caller's visible portfolio over the last 12 months and the 12 before, in
+    the base currency, and the change between them (None without a previous year). One query,
+    the summary's costliest: it reads every transaction of those 24 months."""
     today = reference_date or timezone.localdate()
     windows = metric_windows(today)
     accounts = accounts_visible_to(user) if visible is None else visible
-    visible_ids = accounts.values("pk")
-
     last_12m = Q(date__gt=windows.start_12m, date__lte=today)
     prev_12m = Q(date__gt=windows.start_prev_12m, date__lte=windows.start_12m)
     # Bounded in WHERE too (not only in the FILTER clauses), so that older history is never read:
     # the (account, date) index then covers exactly the two windows.
     revenue = Transaction.objects.filter(
-        account_id__in=visible_ids, date__gt=windows.start_prev_12m, date__lte=today
+        account_id__in=accounts.values("pk"), date__gt=windows.start_prev_12m, date__lte=today
     ).aggregate(revenue_12m=_net_sales(last_12m), revenue_prev_12m=_net_sales(prev_12m))
     change = None
     if revenue["revenue_prev_12m"] > 0:
         change = (revenue["revenue_12m"] - revenue["revenue_prev_12m"]) / revenue[
             "revenue_prev_12m"
         ]
+    return {**revenue, "revenue_change": change}
+
+
+def portfolio_summary(
+    *,
+    user,
+    reference_date: dt.date | None = None,
+    visible: QuerySet | None = None,
+    count_overdue: bool = True,
+    with_revenue: bool = True,
+) -> dict:
+    """Key figures of the caller's visible portfolio, in the base currency.
+
+    A fixed number of queries whatever the portfolio size: one per figure group. A page that
+    has already resolved `accounts_visible_to(user)` passes it as `visible`; one that counts the
+    overdue actions itself (the dashboard's alerts) passes `count_overdue=False` and gets None;
+    one that loads the revenue afterwards (`portfolio_revenue`, the dashboard) passes
+    `with_revenue=False` and gets None for its three figures.
+    """
+    today = reference_date or timezone.localdate()
+    accounts = accounts_visible_to(user) if visible is None else visible
+    visible_ids = accounts.values("pk")
+    revenue = dict.fromkeys(("revenue_12m", "revenue_prev_12m", "revenue_change"))
+    if with_revenue:
+        revenue = portfolio_revenue(user=user, reference_date=today, visible=accounts)
 
     counts = {"by_level": {}, "by_status": {}, "key_accounts": 0, "total": 0}
     countries = set()
@@ -96,9 +112,7 @@ def portfolio_summary(
     return {
         "reference_date": today,
         "currency": rates.base,
-        "revenue_12m": revenue["revenue_12m"],
-        "revenue_prev_12m": revenue["revenue_prev_12m"],
-        "revenue_change": change,
+        **revenue,
         "accounts": counts,
         "countries": sorted(countries - {""}),
         "segments": segments,

@@ -115,12 +115,41 @@ def test_pagination_25_per_page(login, nam1):
     assert len(second.context["rows"]) == 5
 
 
-def test_key_figures(login, portfolio, today):
+def test_key_figures_the_revenue_loaded_after_the_page(
+    login, portfolio, today, django_assert_max_num_queries
+):
+    """The revenue reads every transaction of 24 months: the page shows without it and htmx
+    fetches it right after (a fragment that swaps the placeholder); without JavaScript
+    `?sections=all` puts it on the page. Either way only the caller's accounts count."""
     TransactionFactory(account=portfolio["alpha"], date=today, unit_price=Decimal("100"))
     TransactionFactory(account=portfolio["gamma"], date=today, unit_price=Decimal("999"))
-    response = login("nam1").get(URL)
-    assert response.context["summary"]["revenue_12m"] == Decimal("1000.00")
-    assert "1,000.00\u00a0EUR" in response.content.decode()
+    client = login("nam1")
+    response = client.get(URL)
+    html = response.content.decode()
+    assert response.context["summary"]["revenue_12m"] is None
+    assert 'hx-get="/portfolio/revenue/" hx-trigger="load" hx-swap="outerHTML"' in html
+    assert '<a href="?sections=all">Show it</a>' in html
+    assert 'data-testid="kpi-revenue"' not in html
+
+    with django_assert_max_num_queries(5):  # session, user, visibility, the revenue
+        fragment = client.get("/portfolio/revenue/", HTTP_HX_REQUEST="true")
+    assert fragment.context["revenue"]["revenue_12m"] == Decimal("1000.00")
+    text = fragment.content.decode()
+    assert text.startswith('<div class="kpi" id="kpi-revenue">')
+    assert '<span class="kpi-value" data-testid="kpi-revenue">1,000.00\u00a0EUR</span>' in text
+
+    inline = client.get(URL, {"sections": "all"})
+    assert inline.context["summary"]["revenue_12m"] == Decimal("1000.00")
+    assert 'data-testid="kpi-revenue">1,000.00\u00a0EUR<' in inline.content.decode()
+
+    lead = login("lead").get("/portfolio/revenue/")
+    assert lead.context["revenue"]["revenue_12m"] == Decimal("10990.00")
+
+
+def test_the_revenue_fragment_needs_a_login(client):
+    response = client.get("/portfolio/revenue/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
 
 
 @pytest.mark.parametrize("size", [5, 50])

@@ -61,6 +61,9 @@ def test_nam1_sees_only_own_accounts(live_server, page, screenshot, demo):
     assert shown
     assert set(shown) <= mine
     assert not set(shown) & others
+    # The revenue figure arrives right after the page (an htmx request, under the CSP).
+    expect(page.get_by_test_id("kpi-revenue")).to_have_text(re.compile(r"^[\d,.]+\sEUR$"))
+    expect(page.locator("#kpi-revenue[aria-busy]")).to_have_count(0)
     screenshot("portfolio")
 
     # Searching for another manager's customer finds nothing.
