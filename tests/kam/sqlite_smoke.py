@@ -27,6 +27,8 @@ for username in ("nam1", "lead", "gam", "admin"):
     account = Account.objects.filter(owner__user__username="nam1").first()
     pages = [
         "/",
+        "/portfolio/revenue/",
+        "/?sections=all",
         "/portfolio.csv",
         f"/accounts/{account.pk}/",
         f"/accounts/{account.pk}/more/",
