@@ -317,7 +317,7 @@ CURRENT_PAGE_SIZE = 50  # open rows shown at a time: all of them on any usual ac
 
 
 @dataclass(frozen=True)
-class PastPage(RowsPage):
+class SectionPage(RowsPage):
     """A page of a section's open, or closed and past, rows and how many there are in all (None
     when the page is beyond the end and nothing came back to tell)."""
 
@@ -347,7 +347,7 @@ def _current_and_past(
     raw_current_number=None,
     size=PAST_PAGE_SIZE,
     current_size=CURRENT_PAGE_SIZE,
-) -> tuple[PastPage, PastPage]:
+) -> tuple[SectionPage, SectionPage]:
     """A page of a section's current rows (what the manager works on: all of them on any usual
     account, `current_size` at a time on an unusual one) and a page of its past ones, latest
     first, each with its count: one query whatever the section's size. A running count per side
@@ -358,7 +358,7 @@ def _current_and_past(
     current_number = _page_number(raw_current_number)
     current_start = (current_number - 1) * current_size
     is_past = Case(When(past, then=Value(1)), default=Value(0), output_field=IntegerField())
-    is_current = Case(When(past, then=Value(0)), default=Value(1), output_field=IntegerField())
+    is_current = Value(1) - is_past
     rows = list(
         queryset.annotate(
             past_position=Window(
@@ -383,13 +383,13 @@ def _current_and_past(
         .order_by("past_position", *current_order)
     )
 
-    def page(side_rows: list, number: int, total: int | None, size: int) -> PastPage:
-        return PastPage(
+    def page(side_rows: list, page_number: int, total: int | None, page_size: int) -> SectionPage:
+        return SectionPage(
             rows=side_rows,
-            number=number,
-            has_next=total is not None and total > (number - 1) * size + size,
+            number=page_number,
+            has_next=total is not None and total > page_number * page_size,
             total=total,
-            size=size,
+            size=page_size,
         )
 
     first_pages = number == 1 and current_number == 1
