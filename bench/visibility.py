@@ -66,19 +66,8 @@ def portfolio_page(user):
         rows.count(),
         [a.pk for a in rows[:PAGE_SIZE]],
         portfolio_countries(user=user, visible=visible),
-        _unordered(portfolio_alerts(user=user, visible=visible)),
+        portfolio_alerts(user=user, visible=visible),  # each kind in a total order
     )
-
-
-def _unordered(alerts: dict) -> dict:
-    """The alert lists sorted by account: they are ordered by name only, so accounts of one
-    customer come in either order (not a difference between the filters)."""
-    return {
-        key: sorted(value, key=lambda row: row.get("account_id", 0))
-        if isinstance(value, list) and all(isinstance(row, dict) for row in value)
-        else value
-        for key, value in alerts.items()
-    }
 
 
 READS = {

@@ -5,6 +5,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 
 from django.db.models import (
     BooleanField,
@@ -13,8 +14,10 @@ from django.db.models import (
     DateField,
     DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     FilteredRelation,
+    Func,
     IntegerField,
     JSONField,
     OuterRef,
@@ -25,8 +28,9 @@ from django.db.models import (
     TextField,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Cast, Coalesce, TruncMonth
+from django.db.models.functions import Cast, Coalesce, RowNumber, TruncMonth
 from django.utils import timezone
 
 from accounts.models import Account, AccountManager, Contact, Transaction
@@ -380,17 +384,57 @@ def global_families(
 ALERT_LIMIT = 8
 SEVERE = ("high", "critical")
 OPEN_CASE = ("open", "in_progress")
+WARNINGS = {
+    # Flags matched in the JSON text: a JSON `contains` lookup does not exist on SQLite.
+    "revenue_drop": Q(model="millman_wilson", flags_text__contains='"uncoupling:growth"'),
+    "uncoupling": Q(model="millman_wilson", segment="uncoupling_kam"),
+    "over_capacity": Q(model="four_s", flags_text__contains='"over_capacity"'),
+}
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    """The first ALERT_LIMIT alerts of one kind, in order, and how many there are in all."""
+
+    rows: list
+    total: int = 0
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+class _SumOver(Func):
+    """SUM(aggregate) for a window: Django's Sum refuses an aggregate as its argument."""
+
+    function = "SUM"
+    window_compatible = True
+    output_field = IntegerField()
+
+
+def _first_with_total(queryset: QuerySet, *order_by) -> QuerySet:
+    """The queryset's first ALERT_LIMIT rows in order, each carrying the count of all rows, so a
+    group costs one query and returns at most ALERT_LIMIT rows whatever the portfolio's size."""
+    return queryset.annotate(total=Window(Count("*"))).order_by(*order_by)[:ALERT_LIMIT]
+
+
+def _group(rows: list) -> AlertGroup:
+    return AlertGroup(rows=rows, total=rows[0].total if rows else 0)
 
 
 def portfolio_alerts(
     *, user, reference_date: dt.date | None = None, visible: QuerySet[Account] | None = None
 ) -> dict:
-    """What needs attention in the visible portfolio. Four queries whatever its size.
+    """What needs attention in the visible portfolio: per kind, the first ALERT_LIMIT alerts and
+    how many there are. Four queries, and at most 4 x ALERT_LIMIT rows, whatever its size.
 
     - segment changes of the latest portfolio run (and account recomputes since),
     - classification warnings: revenue drops (Millman-Wilson `uncoupling:growth`), uncoupling
       (current stage uncoupling_kam), over-capacity (4S `over_capacity`),
-    - overdue plan actions per account,
+    - overdue plan actions per account (most overdue first), and their number in all,
     - open high or critical service cases.
     """
     from classification.models import ClassificationRun, SegmentChange
@@ -404,42 +448,64 @@ def portfolio_alerts(
         .values("pk")[:1]
     )
     changes = list(
-        SegmentChange.objects.filter(account_id__in=visible, run_id__gte=Subquery(latest_run))
-        .select_related("account__customer")
-        .order_by("-run_id", "account__customer__name", "model")[: ALERT_LIMIT * 4]
+        _first_with_total(
+            SegmentChange.objects.filter(
+                account_id__in=visible, run_id__gte=Subquery(latest_run)
+            ).select_related("account__customer"),
+            "-run_id",
+            "account__customer__name",
+            "model",
+            "pk",
+        )
     )
-    warnings = {"revenue_drop": [], "uncoupling": [], "over_capacity": []}
     # From the narrow current table alone (two rows per account, by its unique index; segment
-    # and flags are copied there), never from the wide results table.
-    for account_id, name, country, model, segment, flags in (
+    # and flags are copied there), never from the wide results table. One pass: each kind is
+    # numbered by name and counted within its own partition, and cut at ALERT_LIMIT in SQL
+    # (the rows outside a kind are numbered too, in the kind's other partition, and skipped).
+    by_name = [F("account__customer__name").asc(), F("account_id").asc()]
+    flagged = (
         ClassificationCurrent.objects.filter(
             account_id__in=visible, model__in=["millman_wilson", "four_s"]
         )
-        # Flags matched in the JSON text: a JSON `contains` lookup does not exist on SQLite.
         .annotate(flags_text=Cast("flags", output_field=TextField()))
-        .filter(
-            Q(model="millman_wilson", segment="uncoupling_kam")
-            | Q(model="millman_wilson", flags_text__contains='"uncoupling:growth"')
-            | Q(model="four_s", flags_text__contains='"over_capacity"')
+        .filter(Q(*WARNINGS.values(), _connector=Q.OR))
+        .annotate(**{kind: ExpressionWrapper(q, BooleanField()) for kind, q in WARNINGS.items()})
+    )
+    for kind in WARNINGS:
+        flagged = flagged.annotate(
+            **{
+                f"{kind}_total": Window(Count("*"), partition_by=[F(kind)]),
+                f"{kind}_position": Window(RowNumber(), partition_by=[F(kind)], order_by=by_name),
+            }
         )
-        .order_by("account__customer__name")
-        .values_list(
+    flagged = flagged.filter(
+        Q(**{f"{kind}_position__lte": ALERT_LIMIT for kind in WARNINGS}, _connector=Q.OR)
+    ).order_by()
+    rows = list(
+        flagged.values(
             "account_id",
             "account__customer__name",
             "account__country",
-            "model",
-            "segment",
-            "flags",
+            *(f"{kind}{part}" for kind in WARNINGS for part in ("", "_total", "_position")),
         )
-    ):
-        entry = {"account_id": account_id, "name": name, "country": country}
-        if model == "four_s":
-            warnings["over_capacity"].append(entry)
-            continue
-        if "uncoupling:growth" in (flags or []):
-            warnings["revenue_drop"].append(entry)
-        if segment == "uncoupling_kam":
-            warnings["uncoupling"].append(entry)
+    )
+    warnings = {}
+    for kind in WARNINGS:
+        ours = sorted(
+            (r for r in rows if r[kind] and r[f"{kind}_position"] <= ALERT_LIMIT),
+            key=itemgetter(f"{kind}_position"),
+        )
+        warnings[kind] = AlertGroup(
+            rows=[
+                {
+                    "account_id": r["account_id"],
+                    "name": r["account__customer__name"],
+                    "country": r["account__country"],
+                }
+                for r in ours
+            ],
+            total=ours[0][f"{kind}_total"] if ours else 0,
+        )
     overdue = list(
         PlanAction.objects.filter(
             objective__plan__account_id__in=visible, status="open", due_on__lt=today
@@ -450,33 +516,42 @@ def portfolio_alerts(
             "objective__plan__account__customer__name",
             "objective__plan__account__country",
         )
-        .annotate(n=Count("pk"))
-        .order_by("-n", "objective__plan__account__customer__name")
+        .annotate(n=Count("pk"), accounts=Window(Count("*")), actions=Window(_SumOver("n")))
+        .order_by("-n", "objective__plan__account__customer__name", "objective__plan__account_id")[
+            :ALERT_LIMIT
+        ]
     )
     cases = list(
-        ServiceCase.objects.filter(
-            account_id__in=visible, severity__in=SEVERE, status__in=OPEN_CASE
+        _first_with_total(
+            ServiceCase.objects.filter(
+                account_id__in=visible, severity__in=SEVERE, status__in=OPEN_CASE
+            ).select_related("account__customer"),
+            "severity",  # "critical" sorts before "high"
+            "-opened_at",
+            "pk",
         )
-        .select_related("account__customer")
-        .order_by("severity", "-opened_at")  # "critical" sorts before "high"
     )
+    groups = {
+        "segment_changes": _group(changes),
+        **warnings,
+        "overdue": AlertGroup(
+            rows=[
+                {
+                    "account_id": row["objective__plan__account_id"],
+                    "name": row["objective__plan__account__customer__name"],
+                    "country": row["objective__plan__account__country"],
+                    "count": row["n"],
+                }
+                for row in overdue
+            ],
+            total=overdue[0]["accounts"] if overdue else 0,
+        ),
+        "severe_cases": _group(cases),
+    }
     return {
-        "segment_changes": changes,
-        "revenue_drop": warnings["revenue_drop"],
-        "uncoupling": warnings["uncoupling"],
-        "over_capacity": warnings["over_capacity"],
-        "overdue": [
-            {
-                "account_id": row["objective__plan__account_id"],
-                "name": row["objective__plan__account__customer__name"],
-                "country": row["objective__plan__account__country"],
-                "count": row["n"],
-            }
-            for row in overdue
-        ],
-        "overdue_total": sum(row["n"] for row in overdue),
-        "severe_cases": cases,
-        "count": len(changes) + sum(len(v) for v in warnings.values()) + len(overdue) + len(cases),
+        **groups,
+        "overdue_total": overdue[0]["actions"] if overdue else 0,
+        "count": sum(group.total for group in groups.values()),
     }
 
 

@@ -63,17 +63,17 @@ def alerting(portfolio, today):
 def test_portfolio_alerts_cover_every_kind_for_visible_accounts_only(login, portfolio, alerting):
     response = login("nam1").get("/")
     alerts = response.context["alerts"]
-    assert [(c.account_id, c.segment) for c in alerts["segment_changes"]] == [
+    assert [(c.account_id, c.segment) for c in alerts["segment_changes"].rows] == [
         (portfolio["alpha"].pk, "strategic")
     ]
-    assert [a["name"] for a in alerts["revenue_drop"]] == ["Alpha Robotics", "Beta Foods"]
-    assert [a["name"] for a in alerts["uncoupling"]] == ["Alpha Robotics"]
-    assert [a["name"] for a in alerts["over_capacity"]] == ["Alpha Robotics"]
-    assert alerts["overdue"] == [
+    assert [a["name"] for a in alerts["revenue_drop"].rows] == ["Alpha Robotics", "Beta Foods"]
+    assert [a["name"] for a in alerts["uncoupling"].rows] == ["Alpha Robotics"]
+    assert [a["name"] for a in alerts["over_capacity"].rows] == ["Alpha Robotics"]
+    assert alerts["overdue"].rows == [
         {"account_id": portfolio["alpha"].pk, "name": "Alpha Robotics", "country": "DE", "count": 2}
     ]
     assert alerts["overdue_total"] == 2
-    assert [c.subject for c in alerts["severe_cases"]] == ["Line stopped"]
+    assert [c.subject for c in alerts["severe_cases"].rows] == ["Line stopped"]
     html = response.content.decode()
     assert "Segment changes since the previous run" in html
     assert "Revenue down 30 % or more" in html
@@ -103,8 +103,14 @@ def test_alerts_keep_the_portfolio_query_count_bounded(
     # A lead's page has two more reads than a manager's: the owners filter, the running run.
     with django_assert_max_num_queries(17):
         response = client.get("/")
-    assert response.context["alerts"]["overdue_total"] == size
+    alerts = response.context["alerts"]
+    assert alerts["overdue_total"] == size
     assert response.context["summary"]["overdue_actions"] == size
+    # Each kind shows its first 8 and says how many more there are, read in SQL, not fetched.
+    for kind in ("segment_changes", "over_capacity", "overdue", "severe_cases"):
+        assert (len(alerts[kind].rows), alerts[kind].total) == (min(size, 8), size), kind
+    assert alerts["count"] == 4 * size
+    assert response.content.decode().count(f"and {size - 8} more") == (4 if size > 8 else 0)
 
 
 # --- recompute ---------------------------------------------------------------------------------
@@ -205,7 +211,9 @@ def test_warnings_read_current_results_only(login, portfolio):
     result(latest, alpha, "four_s", "strategic", [])
     result(latest, alpha, "millman_wilson", "mid_kam", [])
     alerts = login("nam1").get("/").context["alerts"]
-    assert alerts["over_capacity"] == alerts["revenue_drop"] == alerts["uncoupling"] == []
+    for kind in ("over_capacity", "revenue_drop", "uncoupling"):
+        assert (alerts[kind].rows, alerts[kind].total) == ([], 0), kind
+    assert alerts["count"] == 0
 
 
 def test_each_alert_list_shows_eight_accounts_and_counts_the_rest(login, nam1, portfolio):
@@ -215,9 +223,32 @@ def test_each_alert_list_shows_eight_accounts_and_counts_the_rest(login, nam1, p
         account = AccountFactory(customer__name=f"Over {i:02}", owner=nam1)
         result(run, account, "four_s", "strategic", ["over_capacity"])
     response = login("nam1").get("/")
-    assert len(response.context["alerts"]["over_capacity"]) == 11
+    over_capacity = response.context["alerts"]["over_capacity"]
+    assert [a["name"] for a in over_capacity.rows] == [f"Over {i:02}" for i in range(8)]
+    assert (over_capacity.total, over_capacity.more) == (11, 3)
     html = response.content.decode()
     alerts = html[html.index('data-testid="alerts"') :]
     alerts = alerts[: alerts.index("</section>")]
     assert [f"Over {i:02}" in alerts for i in range(11)] == [True] * 8 + [False] * 3
     assert "and 3 more" in alerts
+
+
+def test_warning_kinds_are_cut_and_counted_each_on_its_own(login, nam1, portfolio):
+    """One account may raise several warnings: each kind keeps its own first eight by name and
+    its own total, whatever the other kinds hold."""
+    run = run_now()
+    names = [f"Warn {i:02}" for i in range(12)]
+    for i, name in enumerate(names):
+        account = AccountFactory(customer__name=name, owner=nam1)
+        segment = "uncoupling_kam" if i % 2 == 0 else "mid_kam"
+        result(run, account, "millman_wilson", segment, ["uncoupling:growth"] if i % 3 == 0 else [])
+        result(run, account, "four_s", "strategic", ["over_capacity"] if i >= 2 else [])
+    alerts = login("nam1").get("/").context["alerts"]
+    expected = {
+        "revenue_drop": [n for i, n in enumerate(names) if i % 3 == 0],
+        "uncoupling": [n for i, n in enumerate(names) if i % 2 == 0],
+        "over_capacity": names[2:],
+    }
+    for kind, flagged in expected.items():
+        assert [a["name"] for a in alerts[kind].rows] == flagged[:8], kind
+        assert alerts[kind].total == len(flagged), kind
