@@ -1,9 +1,9 @@
 """Reads of classification results, always for accounts the caller may already see."""
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 
+import orjson
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -52,8 +52,9 @@ def current_classifications(*, account_ids: Iterable[int]) -> dict[int, dict[str
 
 
 def _json(value):
-    """A JSON column read by SQL: text on both backends (Django keeps psycopg2 from decoding)."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    """A JSON column read by SQL: text on both backends (Django keeps psycopg2 from decoding).
+    orjson: a page of 50 accounts decodes 400 of them."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def account_result_history(*, account_id: int) -> QuerySet[ClassificationResult]:

@@ -7,6 +7,7 @@ import django_filters
 from django import forms
 from django.db import models
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 
 from accounts.models import (
     Account,
@@ -26,6 +27,26 @@ class IntegerFilter(django_filters.NumberFilter):
     decimal that matches nothing. (django-filter's NumberFilter takes any decimal.)"""
 
     field_class = forms.IntegerField
+
+
+class KamFilterBackend(DjangoFilterBackend):
+    """django-filter's backend, except that a request naming none of the view's filters skips
+    building and validating the filter form, which does nothing then (an empty filter is no
+    filter) and cost a list request about 1 ms. A parameter counts as naming a filter when it
+    is the filter's name or starts with it and `_` (ranges: `date_after`, `date_before`), so a
+    filter given in any form still reaches the form and its validation."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return queryset
+        names = filterset_class.base_filters
+        if not any(
+            key in names or key.startswith(tuple(f"{name}_" for name in names))
+            for key in request.query_params
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 class KamFilterSet(django_filters.FilterSet):

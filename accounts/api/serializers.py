@@ -1,12 +1,15 @@
 """Serializers of the accounts API. Top-level, uniquely named (they become schema components)."""
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction as db_transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.fields import empty
+from rest_framework.settings import api_settings
 
 from accounts.history import HISTORY_MODEL_KEYS
 from accounts.models import (
@@ -186,12 +189,28 @@ ACCOUNT_LIST_COLUMNS = {
 }
 
 
+def _timestamp_format():
+    """DRF's DateTimeField output for aware values (ISO 8601 in the current time zone, UTC
+    written `Z`) with the time zone looked up once per page instead of once per value: DRF's
+    lookups were a sixth of the list's Python."""
+    field = serializers.DateTimeField(read_only=True)
+    if getattr(field, "format", api_settings.DATETIME_FORMAT).lower() != ISO_8601:
+        return field.to_representation
+    zone = timezone.get_current_timezone()
+
+    def timestamp(value: datetime) -> str:
+        text = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return timestamp
+
+
 def _list_formats() -> dict:
     """DRF's own fields (as ModelSerializer builds them) for the values that need formatting:
     ISO dates and times in the current time zone, the decimal as a string; the other values
     are plain JSON already. Built per call: cheap, and they follow the settings."""
     wallet = Account._meta.get_field("wallet_estimate")
-    timestamp = serializers.DateTimeField(read_only=True).to_representation
+    timestamp = _timestamp_format()
     return {
         "opened_on": serializers.DateField().to_representation,
         "wallet_estimate": serializers.DecimalField(

@@ -113,3 +113,18 @@ def test_team_members_search_by_manager_or_customer_name(world):
     assert (acc2.pk, "support") not in by_manager
     assert found("Acme Group") == found("")
     assert found("no such name") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("date_before=3/31/2026", 400),  # a range filter named by its suffix alone is validated
+        ("date_after=2026-03-31", 200),
+        ("unknown=3/31/2026", 200),  # a parameter that names no filter is ignored, as before
+    ],
+)
+def test_filters_are_read_whenever_a_parameter_names_one(world, query, status):
+    response = world.client("nam1").get(f"/api/v1/transactions/?{query}")
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert response.json() == {"date": ["Enter a date in ISO 8601 (2026-03-31)."]}
