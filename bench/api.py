@@ -294,35 +294,40 @@ def fetch(url: str, token: str | None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def server_cpu_seconds(server: subprocess.Popen) -> float:
-    """CPU time (user + system) used so far by the gunicorn master and workers and by their
+def server_cpu_seconds(server: subprocess.Popen) -> tuple[float, float]:
+    """CPU time (user + system) used so far by the gunicorn master and workers, and by their
     PostgreSQL backends: divided by the requests served, a cost per request that the other
-    load on a shared machine does not inflate the way it inflates latency."""
+    load on a shared machine does not inflate the way it inflates latency. Two figures, so
+    that a report can say how much of a request's cost is SQL."""
     from django.db import connection
 
-    pids = {server.pid}
+    app = {server.pid}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile
             continue
         if int(fields[1]) == server.pid:  # ppid
-            pids.add(int(stat.parent.name))
+            app.add(int(stat.parent.name))
     with connection.cursor() as cur:
         cur.execute(
             "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
             "AND datname = current_database()",
             [APPLICATION_NAME],
         )
-        pids.update(row[0] for row in cur.fetchall())
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        database = {row[0] for row in cur.fetchall()}
+
+    def seconds(pids: set[int]) -> float:
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    return seconds(app), seconds(database)
 
 
 def run_wrk(
@@ -361,7 +366,11 @@ def run_wrk(
     stats["errors"] = sum(stats[k] for k in ("connect", "read", "write", "timeout"))
     stats["load"] = (load_before, os.getloadavg()[0])
     if server and stats["requests"]:
-        stats["cpu_ms"] = (cpu_after - cpu_before) * 1000 / stats["requests"]
+        app, database = (
+            (after - before) * 1000 / stats["requests"]
+            for before, after in zip(cpu_before, cpu_after, strict=True)
+        )
+        stats["cpu_ms"], stats["db_cpu_ms"] = app + database, database
     return stats
 
 
@@ -516,8 +525,8 @@ def render(args, info: dict, data: str, s: dict, rows: list[dict], baselines: li
         "",
         "| endpoint | requests/s | vs baseline | p50 ms | p99 ms | max ms | non-2xx | socket "
         "errors | SQL queries (SQL ms) | in-process ms, one client | server CPU ms / request "
-        "(gunicorn + PostgreSQL) | load avg before / after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "(gunicorn + PostgreSQL) | of which PostgreSQL | load avg before / after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = [baselines[0], lst, baselines[1], *[r for r in rows if r is not lst], baselines[2]]
     for r in order:
@@ -528,7 +537,7 @@ def render(args, info: dict, data: str, s: dict, rows: list[dict], baselines: li
         latency = f"{fmt_ms(st['p50_us'])} | {fmt_ms(st['p99_us'])} | {fmt_ms(st['max_us'])}"
         if not st["requests"]:  # every request outlived the run (queued behind the others)
             vs, latency = "-", f"none completed in {args.duration:g} s | - | -"
-        cpu = f"{st['cpu_ms']:.1f}" if "cpu_ms" in st else "-"
+        cpu = f"{st['cpu_ms']:.1f} | {st['db_cpu_ms']:.1f}" if "cpu_ms" in st else "- | -"
         lines.append(
             f"| {r['name']} | {fmt_rps(st['rps'])} | {vs} | {latency} | {st['non_2xx']} | "
             f"{st['errors']} | {r['queries']} ({r['sql_ms']:.1f}) | {r['inprocess_ms']:.1f} | "
@@ -539,9 +548,9 @@ def render(args, info: dict, data: str, s: dict, rows: list[dict], baselines: li
         f"Baseline (bench/urls.py: the list's 50 accounts by id, one query, `.values()`, "
         f"JsonResponse, no authentication): {', '.join(f'{x:.0f}' for x in base_rps)} "
         f"requests/s (before the list, after it, at the end). Server CPU per request is "
-        "measured from /proc (the gunicorn processes and their PostgreSQL backends) over the "
-        "wrk run: unlike requests/s and latency, the other load on a shared machine hardly "
-        "changes it.",
+        "measured from /proc (the gunicorn processes and their PostgreSQL backends, the "
+        "latter also on their own) over the wrk run: unlike requests/s and latency, the other "
+        "load on a shared machine hardly changes it.",
         "",
         "| target | met | figure |",
         "|---|---|---|",
