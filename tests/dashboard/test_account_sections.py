@@ -15,7 +15,6 @@ from relationships.models import (
     AccountPlan,
     CustomerNeed,
     Opportunity,
-    RelationshipInvestment,
 )
 from tests.factories import (
     AccountPlanFactory,
@@ -472,75 +471,78 @@ def test_adding_a_need_shows_the_open_ones(login, needs):
     assert CustomerNeed.objects.filter(account=needs).count() == 16
 
 
-# --- investments (loaded after the page) ---------------------------------------------------
+# --- investments and service cases (loaded after the page) -----------------------------------
 
 
-def test_running_investments_all_shown_ended_ones_a_page_at_a_time(
-    login, portfolio, django_assert_max_num_queries
-):
-    account = portfolio["alpha"]
+def _investments(account) -> list:
+    """Three running investments (open-ended, ending later, ending today), six ended ones."""
     today = timezone.localdate()
-    running = [
+    for i in range(6):
+        RelationshipInvestmentFactory(
+            account=account,
+            description=f"Past {i}",
+            start_date=dt.date(2010, 1, 1),
+            end_date=today - dt.timedelta(days=1 + i),
+        )
+    return [
         RelationshipInvestmentFactory(account=account, description="Open-ended"),
         RelationshipInvestmentFactory(
             account=account, description="Until next year", end_date=today + dt.timedelta(365)
         ),
         RelationshipInvestmentFactory(account=account, description="Ends today", end_date=today),
     ]
-    for i in range(6):
-        RelationshipInvestmentFactory(
-            account=account,
-            description=f"Ended {i}",
-            start_date=dt.date(2010, 1, 1),
-            end_date=today - dt.timedelta(days=1 + i),
-        )
-    client = login("nam1")
-    with django_assert_max_num_queries(8):
-        response = client.get(more(account))
-    assert {i.pk for i in response.context["investments"]} == {i.pk for i in running}
-    past = response.context["past_investments"]
-    assert [i.description for i in past.rows] == [f"Ended {i}" for i in range(5)]
-    assert (past.total, past.has_next) == (6, True)
-    html = response.content.decode()
-    assert 'Ended <span class="count">6</span>' in html
-    assert 'href="?inv_page=2#account-more" rel="next"' in html
-    second = client.get(more(account), {"inv_page": 2})
-    assert len(second.context["investments"]) == 3
-    assert [i.description for i in second.context["past_investments"].rows] == ["Ended 5"]
-    assert RelationshipInvestment.objects.filter(account=account).count() == 9
 
 
-def test_open_service_cases_all_shown_closed_ones_a_page_at_a_time(
-    login, portfolio, django_assert_max_num_queries
-):
-    account = portfolio["alpha"]
+def _service_cases(account) -> list:
+    """Two open cases (open, in progress), six resolved or closed ones."""
     now = timezone.now()
     opened = now - dt.timedelta(days=30)
-    open_cases = [
-        ServiceCaseFactory(account=account, subject="Open", opened_at=opened),
-        ServiceCaseFactory(account=account, subject="Working", status="in_progress"),
-    ]
     for i in range(6):
         ServiceCaseFactory(
             account=account,
-            subject=f"Closed {i}",
+            subject=f"Past {i}",
             status="closed" if i % 2 else "resolved",
             opened_at=opened,
             closed_at=now - dt.timedelta(days=1 + i),
         )
+    return [
+        ServiceCaseFactory(account=account, subject="Open", opened_at=opened),
+        ServiceCaseFactory(account=account, subject="Working", status="in_progress"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "current", "past", "text", "heading", "param"),
+    [
+        (_investments, "investments", "past_investments", "description", "Ended", "inv_page"),
+        (
+            _service_cases,
+            "service_cases",
+            "past_service_cases",
+            "subject",
+            "Resolved and closed",
+            "cases_page",
+        ),
+    ],
+)
+def test_running_rows_all_shown_ended_ones_a_page_at_a_time(
+    login, portfolio, django_assert_max_num_queries, make, current, past, text, heading, param
+):
+    account = portfolio["alpha"]
+    running = make(account)
     client = login("nam1")
     with django_assert_max_num_queries(8):
         response = client.get(more(account))
-    assert {c.pk for c in response.context["service_cases"]} == {c.pk for c in open_cases}
-    past = response.context["past_service_cases"]
-    assert [c.subject for c in past.rows] == [f"Closed {i}" for i in range(5)]
-    assert (past.total, past.has_next) == (6, True)
+    assert {row.pk for row in response.context[current]} == {row.pk for row in running}
+    page = response.context[past]
+    assert [getattr(row, text) for row in page.rows] == [f"Past {i}" for i in range(5)]
+    assert (page.total, page.has_next) == (6, True)
     html = response.content.decode()
-    assert 'Resolved and closed <span class="count">6</span>' in html
-    assert 'href="?cases_page=2#account-more" rel="next"' in html
-    second = client.get(more(account), {"cases_page": 2})
-    assert len(second.context["service_cases"]) == 2
-    assert [c.subject for c in second.context["past_service_cases"].rows] == ["Closed 5"]
+    assert f'{heading} <span class="count">6</span>' in html
+    assert f'href="?{param}=2#account-more" rel="next"' in html
+    second = client.get(more(account), {param: 2})
+    assert len(second.context[current]) == len(running)
+    assert [getattr(row, text) for row in second.context[past].rows] == ["Past 5"]
 
 
 # --- the recompute message -------------------------------------------------------------------
