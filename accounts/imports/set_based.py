@@ -36,6 +36,7 @@ from accounts.imports.spool import (
     _report_duplicates_postgresql,
     _stage_postgresql,
     _write_postgresql,
+    present_sql,
 )
 from accounts.models import AMOUNT_TOLERANCE, ProductLine, Transaction, TransactionKind
 from accounts.selectors import accounts_visible_to
@@ -404,9 +405,8 @@ def _write_set_based(cursor, report: ImportReport, *, source: str, typed: str, u
     )
     if cursor.fetchone()[0]:
         cursor.execute(
-            f"SELECT t.n + 1 FROM {typed} t WHERE EXISTS (SELECT 1 FROM {target} x "  # noqa: S608
-            "WHERE x.source_system = %s AND x.external_reference = t.external_reference "
-            f"AND x.external_reference <> '') ORDER BY t.n LIMIT {MAX_REPORTED_PRESENT_ROWS}",
+            f"SELECT t.n + 1 FROM {typed} t WHERE {present_sql('t')} "  # noqa: S608
+            f"ORDER BY t.n LIMIT {MAX_REPORTED_PRESENT_ROWS}",
             [source_system],
         )
         report.already_present_rows = [r[0] for r in cursor.fetchall()]
