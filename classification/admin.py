@@ -5,12 +5,15 @@ from django.urls import path, reverse
 from accounts.admin import KamAdmin, KamHistoryAdmin, PortfolioScopedAdmin
 from classification import services
 from classification.models import (
+    SEGMENTS,
     ClassificationOverride,
     ClassificationResult,
     ClassificationRun,
+    KamModel,
     ParameterSet,
     RunStatus,
     SegmentChange,
+    segment_label,
 )
 
 
@@ -135,16 +138,43 @@ class CurrentResultFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SegmentFilter(admin.SimpleListFilter):
+    """The segments of the four models as the spec names them. Django's default filter reads the
+    distinct segments of every stored result on each page (130 ms at 760,000 results)."""
+
+    title = "segment"
+    parameter_name = "segment"
+
+    def lookups(self, request, model_admin):
+        return [
+            (segment, f"{segment_label(segment)} ({KamModel(model).label})")
+            for model, segments in SEGMENTS.items()
+            for segment in segments
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(segment=self.value()) if self.value() else queryset
+
+
 @admin.register(ClassificationResult)
 class ClassificationResultAdmin(ReadOnlyAdmin):
     list_display = ("account", "model", "segment", "current", "run", "created_at")
-    list_filter = ("model", CurrentResultFilter, "segment")
+    list_filter = ("model", CurrentResultFilter, SegmentFilter)
     search_fields = ("account__customer__name",)
     list_select_related = ("account__customer", "run")
     autocomplete_fields = ("account",)
+    show_full_result_count = False  # one COUNT of the results per page, not two
 
     def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).with_current()
+        # A run's population statistics are megabytes of JSON at 100,000 accounts: never once per
+        # listed result (50 of them made the page take 4 s). The explanation and axes are read on
+        # a result's own page only.
+        return (
+            super()
+            .get_queryset(request)
+            .with_current()
+            .defer("run__population", "explanation", "axes")
+        )
 
     @admin.display(boolean=True)
     def current(self, obj: ClassificationResult) -> bool:
@@ -157,6 +187,10 @@ class SegmentChangeAdmin(ReadOnlyAdmin):
     list_filter = ("model",)
     search_fields = ("account__customer__name",)
     list_select_related = ("account__customer", "run")
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).defer("run__population")  # as for the results
 
 
 @admin.register(ClassificationOverride)

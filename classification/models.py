@@ -39,7 +39,9 @@ SEGMENTS: dict[str, tuple[str, ...]] = {
 
 
 def segment_label(segment: str) -> str:
-    return segment.replace("_kam", " KAM").replace("_", " ").capitalize()
+    """ "uncoupling_kam" -> "Uncoupling KAM", "long_term" -> "Long term"."""
+    words = segment.removesuffix("_kam").replace("_", " ").capitalize()
+    return f"{words} KAM" if segment.endswith("_kam") else words
 
 
 class ParameterSet(TimeStampedModel):

@@ -69,12 +69,7 @@ FLAGS: dict[str, str] = {
 
 
 def segment_name(segment: str) -> str:
-    """ "uncoupling_kam" -> "Uncoupling KAM", "long_term" -> "Long term"."""
-    if not segment:
-        return ""
-    if segment.endswith("_kam"):
-        return f"{segment.removesuffix('_kam').replace('_', ' ').capitalize()} KAM"
-    return segment_label(segment)
+    return segment_label(segment) if segment else ""
 
 
 def model_label(model: str) -> str:

@@ -177,3 +177,26 @@ def test_results_written_by_copy_keep_any_text_in_their_json():
     assert stored.explanation == [result.explanation[0].to_dict()]
     assert stored.explanation[0]["note"] == note
     assert stored.parameter_set == parameter_set
+
+
+def test_the_admin_lists_results_without_their_runs_population(admin_client):
+    """The result list neither reads a run's population (megabytes at 100,000 accounts, once
+    per listed result) nor the distinct segments of every result; its segment filter offers
+    the spec's segments and filters by them."""
+    account = AccountFactory()
+    star = ClassificationResultFactory(account=account, model="four_s", segment="star")
+    ClassificationResultFactory(account=account, model="webster", segment="repeated")
+    ClassificationRun.objects.filter(pk=star.run_id).update(population={"big": list(range(99))})
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/classification/classificationresult/")
+    assert response.status_code == 200
+    listed = "\n".join(q["sql"] for q in queries.captured_queries)
+    assert "population" not in listed
+    assert "explanation" not in listed
+    assert "DISTINCT" not in listed
+    changelist = response.context["cl"]
+    choices = [c["display"] for c in changelist.filter_specs[2].choices(changelist)]
+    assert "Star (4S)" in choices
+    assert "Uncoupling KAM (Millman-Wilson)" in choices
+    filtered = admin_client.get("/admin/classification/classificationresult/", {"segment": "star"})
+    assert [r.pk for r in filtered.context["cl"].result_list] == [star.pk]
