@@ -8,9 +8,13 @@ Also home of the base classes every KAM admin uses (relationships/admin.py impor
 - `KamHistoryAdmin`: the audit trail's history pages, scoped and read-only (mix it in first).
 """
 
+import logging
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q, QuerySet
@@ -33,6 +37,7 @@ from accounts.services import transaction_convert
 from kam.admin_csv import CsvExportMixin
 from relationships.models import AccountPlan
 
+logger = logging.getLogger(__name__)
 TIMESTAMPS = ("created_at", "updated_at")
 HISTORY_FIELDSET = ("History", {"fields": TIMESTAMPS, "classes": ("collapse",)})
 
@@ -391,6 +396,50 @@ class TransactionAdminForm(forms.ModelForm):
         return cleaned
 
 
+class TransactionCurrencyFilter(admin.SimpleListFilter):
+    """The base currency and every currency with a rate: a transaction can be in no other (its
+    amount is converted when it is saved). Django's default filter reads the distinct currencies
+    of every transaction on each page (300 ms at 5,000,000)."""
+
+    title = "currency"
+    parameter_name = "currency"
+
+    def lookups(self, request, model_admin):
+        rated = ExchangeRate.objects.order_by().values_list("currency", flat=True).distinct()
+        return [(code, code) for code in sorted({settings.KAM_BASE_CURRENCY, *rated})]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(currency=self.value()) if self.value() else queryset
+
+
+class SourceSystemFilter(admin.SimpleListFilter):
+    """The source systems of the transactions the user sees. For an administrator that is every
+    transaction, a DISTINCT over all of them (300 ms at 5,000,000), so theirs is read at most
+    every ten minutes: a system first imported since then is listed after that, and
+    `?source_system=` filters by any. A manager's, over their portfolio only, is read each time."""
+
+    title = "source system"
+    parameter_name = "source_system"
+    CACHE_KEY, CACHE_SECONDS = "kam:admin:transaction-source-systems", 600
+
+    def lookups(self, request, model_admin):
+        def in_use() -> list[str]:
+            rows = model_admin.get_queryset(request).order_by("source_system").distinct()
+            return list(rows.values_list("source_system", flat=True))
+
+        if not request.user.is_superuser:
+            return [(system, system) for system in in_use()]
+        try:
+            systems = cache.get_or_set(self.CACHE_KEY, in_use, self.CACHE_SECONDS)
+        except Exception as exc:  # any cache backend error: read them now, the page still shows
+            logger.warning("source systems read without the cache: %s", exc)
+            systems = in_use()
+        return [(system, system) for system in systems]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(source_system=self.value()) if self.value() else queryset
+
+
 @admin.register(Transaction)
 class TransactionAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
     """Managers create transactions; only administrators correct or delete them."""
@@ -408,8 +457,15 @@ class TransactionAdmin(KamHistoryAdmin, PortfolioScopedAdmin):
         "amount_base",
         "order_reference",
     )
-    list_filter = ("kind", "currency", "source_system", "product_line")
-    date_hierarchy = "date"
+    # No date_hierarchy: its year and month links take a DISTINCT over every transaction (0.4 s
+    # at 5,000,000); the date filter's ranges need no query.
+    list_filter = (
+        "kind",
+        ("date", admin.DateFieldListFilter),
+        TransactionCurrencyFilter,
+        SourceSystemFilter,
+        "product_line",
+    )
     search_fields = (
         "order_reference",
         "external_reference",

@@ -66,7 +66,12 @@ class Interaction(TimeStampedModel):
             ),
             _choice_check("kind", InteractionKind, "interaction_kind_valid"),
         ]
-        indexes = [models.Index(fields=["account", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["account", "occurred_at"]),
+            # The newest first across accounts (the admin's list, the API's interactions): without
+            # it every page sorted all interactions (0.3 s at 730,000).
+            models.Index(fields=["occurred_at"]),
+        ]
 
     def __str__(self) -> str:
         when = timezone.localtime(self.occurred_at).date() if self.occurred_at else "?"

@@ -106,6 +106,7 @@ def test_dashboard_and_admin_run_under_the_policy(live_server, watched, demo):
     expect(page.locator("#site-name")).to_be_visible()
     visit(page, problems, f"{live_server.url}/admin/accounts/account/")
     visit(page, problems, f"{live_server.url}/admin/accounts/account/{account.pk}/change/")
+    visit(page, problems, f"{live_server.url}/admin/accounts/transaction/")  # its own filters
     visit(page, problems, f"{live_server.url}/admin/accounts/transaction/add/")
     visit(page, problems, f"{live_server.url}/admin/accounts/account/{account.pk}/history/")
 
