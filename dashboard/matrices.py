@@ -29,12 +29,11 @@ def _axis_label(model: str, key: str) -> str:
     return dict(MODEL_AXES[model]).get(key, key)
 
 
-def matrix_chart(*, model: str, points: list[dict], params: dict) -> dict:
-    """Everything charts.js needs to draw one model's matrix."""
+def matrix_chart(*, model: str, points: list[dict], counts: dict[str, int], params: dict) -> dict:
+    """Everything charts.js needs to draw one model's matrix: Webster's bars from the counts per
+    segment, the other models' points (all accounts, or an even sample of them)."""
     if model == "webster":
-        counts = dict.fromkeys(SEGMENTS[model], 0)
-        for p in points:
-            counts[p["segment"]] = counts.get(p["segment"], 0) + 1
+        counts = {**dict.fromkeys(SEGMENTS[model], 0), **counts}
         return {
             "kind": "distribution",
             "model": model,

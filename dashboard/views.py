@@ -87,7 +87,11 @@ from .selectors import (
     account_timeline_and_contacts,
     account_with_family,
     global_families,
-    matrix_points,
+    matrix_chart_points,
+    matrix_results,
+    matrix_rows,
+    matrix_segment_counts,
+    matrix_table,
     model_parameters,
     owners_selectable_by,
     portfolio_alerts,
@@ -96,6 +100,7 @@ from .selectors import (
 )
 
 PAGE_SIZE = 25
+MATRIX_PAGE_SIZE = 50
 TRANSACTIONS_PAGE_SIZE = 15
 TIMELINE_SIZE = 10
 CSV_ID_BATCH = 500
@@ -957,19 +962,31 @@ def override_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def matrix(request: HttpRequest, model: str) -> HttpResponse:
+    """A model's matrix: the counts per segment, a chart of at most 2,000 accounts
+    (an even sample beyond that) and the accounts' table, MATRIX_PAGE_SIZE at a time. Five
+    queries and a bounded page whatever the portfolio size (100,000 accounts were 35 MB)."""
     if model not in MODELS:
         raise Http404("Unknown model.")
     form = MatrixFilterForm(request.GET or None, owners=owners_selectable_by(user=request.user))
     filters = form.filters() if form.is_bound else {}
-    points = matrix_points(
+    results = matrix_results(
         user=request.user,
         model=model,
         level=filters.get("level") or "",
         owner=filters.get("owner"),
     )
-    chart = matrix_chart(model=model, points=points, params=model_parameters(model=model))
-    for p in points:
-        p["label"] = segment_label(p["segment"])
+    counts = matrix_segment_counts(results)
+    total = sum(counts.values())
+    points = [] if model == "webster" else matrix_chart_points(results, total=total)
+    chart = matrix_chart(
+        model=model, points=points, counts=counts, params=model_parameters(model=model)
+    )
+    paginator = Paginator(matrix_table(results), MATRIX_PAGE_SIZE)
+    paginator.count = total  # counted with the segments above
+    page = paginator.get_page(request.GET.get("page"))
+    rows = matrix_rows(page.object_list)
+    for row in rows:
+        row["label"] = segment_label(row["segment"])
     return render(
         request,
         "dashboard/matrix.html",
@@ -979,7 +996,10 @@ def matrix(request: HttpRequest, model: str) -> HttpResponse:
             "models": KamModel.choices,
             "form": form,
             "chart": chart,
-            "points": points,
+            "total": total,
+            "sampled": len(points) < total and model != "webster",
+            "page": page,
+            "rows": rows,
             "axes": MODEL_AXES[model],
         },
     )

@@ -133,7 +133,7 @@ def test_webster_is_a_distribution_over_the_six_types(login, portfolio, scored):
 def test_lead_filters_by_owner_and_level(login, portfolio, scored, nam2):
     scored(*portfolio.values())
     client = login("lead")
-    names = lambda r: sorted(p["name"] for p in r.context["points"])  # noqa: E731
+    names = lambda r: sorted(p["name"] for p in r.context["rows"])  # noqa: E731
     assert names(client.get("/matrices/four_s/")) == [
         "Alpha Robotics",
         "Beta Foods",
@@ -152,7 +152,7 @@ def test_manager_has_no_owner_filter_and_cannot_widen_with_it(login, portfolio, 
     scored(*portfolio.values())
     response = login("nam1").get("/matrices/four_s/", {"owner": nam2.pk})
     assert "owner" not in response.context["form"].fields
-    assert sorted(p["name"] for p in response.context["points"]) == ["Alpha Robotics", "Beta Foods"]
+    assert sorted(p["name"] for p in response.context["rows"]) == ["Alpha Robotics", "Beta Foods"]
 
 
 def test_empty_matrix_says_so(login, portfolio):
@@ -171,3 +171,29 @@ def test_matrix_query_count_is_bounded(
     with django_assert_max_num_queries(8):
         response = client.get("/matrices/millman_wilson/")
     assert len(response.context["chart"]["points"]) == size
+
+
+def test_a_large_portfolio_gets_an_even_sample_in_the_chart_and_every_account_in_pages(
+    login, nam1, scored, monkeypatch
+):
+    """The chart draws at most MATRIX_CHART_POINTS accounts (every k-th by id beyond that) and
+    the table lists all of them, 50 a page: 100,000 accounts made a 35 MB page."""
+    monkeypatch.setattr("dashboard.selectors.MATRIX_CHART_POINTS", 20)
+    accounts = AccountFactory.create_batch(61, owner=nam1)
+    scored(*accounts, models=["four_s"])
+    client = login("nam1")
+
+    response = client.get("/matrices/four_s/")
+
+    by_id = sorted(a.pk for a in accounts)
+    urls = [p["url"] for p in response.context["chart"]["points"]]
+    assert sorted(urls) == sorted(f"/accounts/{pk}/" for pk in by_id[::4])  # 61 / 20 -> every 4th
+    assert (response.context["total"], response.context["sampled"]) == (61, True)
+    assert len(response.context["rows"]) == 50
+    html = response.content.decode()
+    assert "The chart shows an even sample of 16 of them" in html
+    assert 'href="?page=2" rel="next"' in html
+    second = client.get("/matrices/four_s/", {"page": 2})
+    names = [r["name"] for r in response.context["rows"] + second.context["rows"]]
+    assert len(names) == len(set(names)) == 61
+    assert names == sorted(names)
