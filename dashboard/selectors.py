@@ -374,33 +374,40 @@ def team_overview(
     ]
 
 
+def families_of(*, visible: QuerySet[Account]) -> QuerySet[Account]:
+    """Visible global accounts with at least one visible national account, by customer name:
+    what the team page pages through (4,500 of them for the head of 100,000 accounts)."""
+    nationals = visible.filter(level="national", parent_id=OuterRef("pk"))
+    return visible.filter(Exists(nationals), level="global").order_by("customer__name", "pk")
+
+
 def global_families(
-    *, user, reference_date: dt.date | None = None, visible: QuerySet[Account] | None = None
+    *,
+    user,
+    global_ids: list[int],
+    reference_date: dt.date | None = None,
+    visible: QuerySet[Account] | None = None,
 ) -> list[dict]:
-    """Visible global accounts with their visible national accounts side by side.
+    """The given visible global accounts (a page of `families_of`) with their visible national
+    accounts side by side, in the order of `global_ids`.
 
     Two queries: the accounts (with revenue), then their current segments.
     """
     today = reference_date or timezone.localdate()
     visible = accounts_visible_to(user) if visible is None else visible
     accounts = list(
-        visible.filter(
-            Q(level="global", national_accounts__in=visible.values("pk"))
-            | Q(level="national", parent__in=visible.filter(level="global").values("pk"))
-        )
-        .distinct()
+        visible.filter(Q(pk__in=global_ids) | Q(level="national", parent_id__in=global_ids))
         .select_related("customer", "owner__user")
         .annotate(revenue_12m=_revenue_12m(today))
         .order_by("customer__name", "level", "country")
     )
     segments = current_classifications(account_ids=[a.pk for a in accounts])
-    families: dict[int, dict] = {}
-    for a in accounts:
-        if a.level == "global":
-            families.setdefault(a.pk, {"global": None, "nationals": []})["global"] = a
+    families: dict[int, dict] = {pk: {"global": None, "nationals": []} for pk in global_ids}
     for a in accounts:
         a.segments = segments.get(a.pk, {})
-        if a.level == "national" and a.parent_id in families:
+        if a.pk in families:
+            families[a.pk]["global"] = a
+        elif a.parent_id in families:
             families[a.parent_id]["nationals"].append(a)
     return [f for f in families.values() if f["global"] is not None and f["nationals"]]
 

@@ -86,6 +86,7 @@ from .selectors import (
     account_revenue_by_month,
     account_timeline_and_contacts,
     account_with_family,
+    families_of,
     global_families,
     matrix_chart_points,
     matrix_results,
@@ -101,6 +102,7 @@ from .selectors import (
 
 PAGE_SIZE = 25
 MATRIX_PAGE_SIZE = 50
+FAMILIES_PAGE_SIZE = 20
 TRANSACTIONS_PAGE_SIZE = 15
 TIMELINE_SIZE = 10
 CSV_ID_BATCH = 500
@@ -1020,8 +1022,11 @@ def can_see_team(user) -> bool:
 def team(request: HttpRequest) -> HttpResponse:
     if not can_see_team(request.user):
         return render(request, "dashboard/team_forbidden.html", status=403)
-    visible = accounts_visible_to(request.user)  # resolved once for both reads
+    visible = accounts_visible_to(request.user)  # resolved once for the page's reads
     rows = team_overview(user=request.user, visible=visible)
+    families = Paginator(
+        families_of(visible=visible).values_list("pk", flat=True), FAMILIES_PAGE_SIZE
+    ).get_page(request.GET.get("families_page"))
     for row in rows:
         total = sum(row["mix"].values())
         row["mix_rows"] = [
@@ -1039,7 +1044,10 @@ def team(request: HttpRequest) -> HttpResponse:
         "dashboard/team.html",
         {
             "rows": rows,
-            "families": global_families(user=request.user, visible=visible),
+            "families": global_families(
+                user=request.user, global_ids=list(families.object_list), visible=visible
+            ),
+            "families_page": families,
             "currency": settings.KAM_BASE_CURRENCY,
             "family_models": ["four_s", "millman_wilson"],
         },

@@ -119,3 +119,22 @@ def test_team_query_count_is_bounded(login, lead, today, django_assert_max_num_q
     with django_assert_max_num_queries(10):
         response = client.get("/team/")
     assert len(response.context["rows"]) == size + 1
+
+
+def test_global_families_are_shown_twenty_at_a_time(login, lead):
+    """The head of 100,000 accounts had every one of 4,500 families on one 10 MB page."""
+    groups = [GlobalAccountFactory(customer__name=f"Group {i:02}", owner=lead) for i in range(22)]
+    for group in groups:
+        AccountFactory(customer=group.customer, parent=group, owner=lead, country="DE")
+    GlobalAccountFactory(customer__name="Group without nationals", owner=lead)
+    client = login("lead")
+
+    first = client.get("/team/")
+    second = client.get("/team/", {"families_page": 2})
+
+    shown = [f["global"].customer.name for f in first.context["families"]]
+    shown += [f["global"].customer.name for f in second.context["families"]]
+    assert shown == [f"Group {i:02}" for i in range(22)]
+    assert len(first.context["families"]) == 20
+    assert first.context["families_page"].paginator.count == 22
+    assert 'href="?families_page=2" rel="next"' in first.content.decode()
