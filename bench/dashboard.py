@@ -16,7 +16,8 @@ accounts (the issue's figure; the seed's national manager `bench53` owns exactly
 account page is the subject's visible account with the most transactions; its secondary sections
 (assessment, investments, needs, service cases), which the page loads with htmx right after it,
 are measured as their own request (`account more`), as is the portfolio page's revenue figure
-(`portfolio revenue`, also loaded with htmx right after the page). The captured queries
+(`portfolio revenue`, also loaded with htmx right after the page). For information too, no
+target: the 4S matrix and, for a subject who may see it, the team page. The captured queries
 of the last run are written to $TMPDIR/kam-bench/dashboard-queries-*.txt (slowest first).
 
 Writes the "dashboard" section of bench/results.md. Never part of the test suite; only
@@ -155,7 +156,7 @@ def render(args, info: dict, data: str, subjects: list[dict]) -> str:
         "`lead` is for information. `portfolio revenue` is the portfolio page's revenue figure "
         "and `account more` the account page's secondary sections (assessment, investments, "
         "needs, service cases): each a request of its own that the page makes with htmx once "
-        "shown.",
+        "shown. The 4S matrix and the team page are for information (no target).",
         "",
         "| subject | visible accounts | page | median ms | p90 ms | fastest ms | queries | "
         "SQL ms | slowest query ms |",
@@ -163,7 +164,7 @@ def render(args, info: dict, data: str, subjects: list[dict]) -> str:
     ]
     for s in subjects:
         who = f"{s['role']} {s['manager'].user.username} ({s['manager'].role.replace('_', ' ')})"
-        for page in ("portfolio", "portfolio revenue", "account", "account more"):
+        for page in s["pages"]:
             r = s[page]
             lines.append(
                 f"| {who} | {s['accounts']:,} | {page} `{r['path']}` | {r['median']:.0f} | "
@@ -223,15 +224,22 @@ def main() -> None:
         log("WARNING: no classification results: the pages show no scores (run a recompute)")
     subjects = pick_subjects(args.manager, lead_too=not args.no_lead)
     SCRATCH.mkdir(exist_ok=True)
+    from dashboard.views import can_see_team
+
     for s in subjects:
         client = Client()
         client.force_login(s["manager"].user)
-        for page, path in (
-            ("portfolio", "/"),
-            ("portfolio revenue", "/portfolio/revenue/"),
-            ("account", f"/accounts/{s['account']}/"),
-            ("account more", f"/accounts/{s['account']}/more/"),
-        ):
+        pages = {
+            "portfolio": "/",
+            "portfolio revenue": "/portfolio/revenue/",
+            "account": f"/accounts/{s['account']}/",
+            "account more": f"/accounts/{s['account']}/more/",
+            "4S matrix": "/matrices/four_s/",
+        }
+        if can_see_team(s["manager"].user):
+            pages["team"] = "/team/"
+        s["pages"] = list(pages)
+        for page, path in pages.items():
             dump = SCRATCH / f"dashboard-queries-{s['role']}-{page.replace(' ', '-')}.txt"
             s[page] = r = measure(client, path, args.requests, dump)
             log(
