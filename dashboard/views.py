@@ -1067,6 +1067,7 @@ def can_run_portfolio(user) -> bool:
 def _active_portfolio_run() -> ClassificationRun | None:
     return (
         ClassificationRun.objects.filter(scope="portfolio", status__in=["queued", "running"])
+        .defer("population")  # megabytes once prepared; the progress bar shows counts only
         .order_by("-pk")
         .first()
     )
@@ -1110,5 +1111,6 @@ def portfolio_recompute(request: HttpRequest) -> HttpResponse:
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_run_portfolio(request.user):
         return HttpResponse(status=403)
-    run = get_object_or_404(ClassificationRun, pk=pk, scope="portfolio")
+    # Polled every second while a run goes: never with its population statistics (megabytes).
+    run = get_object_or_404(ClassificationRun.objects.defer("population"), pk=pk, scope="portfolio")
     return render(request, "dashboard/partials/run_progress.html", {"run": run})

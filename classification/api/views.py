@@ -33,8 +33,11 @@ from kam.api_schema import ErrorDetailSerializer
 
 
 def runs_visible_to(user):
-    """Portfolio runs for everyone; a one-account run only for those who see the account."""
-    runs = ClassificationRun.objects.all()
+    """Portfolio runs for everyone; a one-account run only for those who see the account.
+
+    Without their population statistics: megabytes of JSON per run at 100,000 accounts, which
+    no answer shows (the runs list read them all and spent 100 ms on nothing)."""
+    runs = ClassificationRun.objects.defer("population")
     if is_admin(user):
         return runs
     scopes = accounts_visible_to(user).annotate(
@@ -111,6 +114,7 @@ def _current_results(account_id: int):
         .with_current()
         .filter(account_id=account_id)
         .select_related("run", "parameter_set")
+        .defer("run__population")  # as account_result_history: never a run's statistics per result
         .order_by("model")
     )
 

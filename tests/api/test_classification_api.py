@@ -4,6 +4,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from classification.models import (
     ClassificationOverride,
@@ -231,3 +233,18 @@ def test_portfolio_summary(world):
     nobody = world.client("noprofile").get("/api/v1/portfolio/summary/").json()
     assert nobody["accounts"]["total"] == 0
     assert nobody["revenue_12m"] == "0.00"
+
+
+def test_runs_and_scores_are_read_without_the_runs_population(world):
+    """A run's population statistics are megabytes at 100,000 accounts; no answer shows them."""
+    run = ClassificationRun.objects.create(
+        trigger="manual", reference_date="2026-03-31", status="succeeded",
+        population={"pools": list(range(50))},
+    )  # fmt: skip
+    client = world.client("lead")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/classification/runs/").status_code == 200
+        assert client.get(f"/api/v1/classification/runs/{run.pk}/").status_code == 200
+        account = world.accounts["acc1"].pk
+        assert client.get(f"/api/v1/accounts/{account}/scores/").status_code == 200
+    assert not [q["sql"] for q in queries.captured_queries if '"population"' in q["sql"]]

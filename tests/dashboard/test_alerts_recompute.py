@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from classification.models import ClassificationResult, ClassificationRun, SegmentChange
@@ -171,9 +173,12 @@ def test_lead_starts_a_run_and_the_progress_bar_follows_it(
     assert b'data-testid="run-progress"' in client.get("/").content
 
     ClassificationRun.objects.filter(pk=run.pk).update(
-        status="running", chunks_total=4, chunks_done=1
+        status="running", chunks_total=4, chunks_done=1, population={"pools": list(range(50))}
     )
-    html = client.get(f"/runs/{run.pk}/progress/", **HTMX).content.decode()
+    with CaptureQueriesContext(connection) as polled:  # every second: never the statistics
+        html = client.get(f"/runs/{run.pk}/progress/", **HTMX).content.decode()
+        client.get("/")
+    assert not [q["sql"] for q in polled.captured_queries if '"population"' in q["sql"]]
     assert "chunk 1 of 4" in html
     assert 'value="25"' in html
     assert "every 1s" in html
