@@ -71,6 +71,15 @@ class VisibleChoicesMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
+class FieldValueFilter(admin.SimpleListFilter):
+    """A list filter on the field named `parameter_name`, its choices given by `lookups`:
+    unlike Django's default filter, no DISTINCT over the whole table on every page (which cost
+    0.1-0.4 s each on the bench's 5,000,000 transactions and 380,000 results)."""
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+
+
 class KamAdmin(CsvExportMixin, VisibleChoicesMixin, admin.ModelAdmin):
     list_per_page = 50
     # Relations that __str__ follows: applied everywhere (autocomplete, choices, change page).
@@ -396,7 +405,7 @@ class TransactionAdminForm(forms.ModelForm):
         return cleaned
 
 
-class TransactionCurrencyFilter(admin.SimpleListFilter):
+class TransactionCurrencyFilter(FieldValueFilter):
     """The base currency and every currency with a rate: a transaction can be in no other (its
     amount is converted when it is saved). Django's default filter reads the distinct currencies
     of every transaction on each page (300 ms at 5,000,000)."""
@@ -408,11 +417,8 @@ class TransactionCurrencyFilter(admin.SimpleListFilter):
         rated = ExchangeRate.objects.order_by().values_list("currency", flat=True).distinct()
         return [(code, code) for code in sorted({settings.KAM_BASE_CURRENCY, *rated})]
 
-    def queryset(self, request, queryset):
-        return queryset.filter(currency=self.value()) if self.value() else queryset
 
-
-class SourceSystemFilter(admin.SimpleListFilter):
+class SourceSystemFilter(FieldValueFilter):
     """The source systems of the transactions the user sees. For an administrator that is every
     transaction, a DISTINCT over all of them (300 ms at 5,000,000), so theirs is read at most
     every ten minutes: a system first imported since then is listed after that, and
@@ -435,9 +441,6 @@ class SourceSystemFilter(admin.SimpleListFilter):
             logger.warning("source systems read without the cache: %s", exc)
             systems = in_use()
         return [(system, system) for system in systems]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(source_system=self.value()) if self.value() else queryset
 
 
 @admin.register(Transaction)

@@ -223,13 +223,6 @@ def account_with_family(*, user, pk: int) -> tuple[Account | None, list[Account]
 
 # --- classification matrices ------------------------------------------------------------------
 
-MATRIX_AXES: dict[str, tuple[str, str]] = {
-    "four_s": ("a", "b"),
-    "bensaou": ("buyer", "supplier"),
-    "millman_wilson": ("x", "y"),
-}
-
-
 MATRIX_CHART_POINTS = 2000  # enough to show how a portfolio spreads; 100,000 were 35 MB of page
 
 

@@ -9,7 +9,12 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models
 from django.utils.text import Truncator
 
-from accounts.admin import KamHistoryAdmin, KamTabularInline, PortfolioScopedAdmin
+from accounts.admin import (
+    FieldValueFilter,
+    KamHistoryAdmin,
+    KamTabularInline,
+    PortfolioScopedAdmin,
+)
 from relationships.models import (
     AccountPlan,
     Assessment,
@@ -30,7 +35,7 @@ def _short(text: str) -> str:
     return Truncator(text).chars(80)
 
 
-class SentimentFilter(admin.SimpleListFilter):
+class SentimentFilter(FieldValueFilter):
     """The five sentiments (-2 to +2, a database check), without reading the distinct ones."""
 
     title = "sentiment"
@@ -40,11 +45,9 @@ class SentimentFilter(admin.SimpleListFilter):
         return [(str(value), f"{value:+d}" if value else "0") for value in range(-2, 3)]
 
     def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        if self.value() not in {str(value) for value in range(-2, 3)}:
+        if self.value() and self.value() not in {str(value) for value in range(-2, 3)}:
             raise IncorrectLookupParameters(f"Unknown sentiment {self.value()!r}")  # "?e=1"
-        return queryset.filter(sentiment=int(self.value()))
+        return super().queryset(request, queryset)
 
 
 @admin.register(Interaction)
